@@ -1,0 +1,1 @@
+"""AllyProof: WCAG violation monitoring for agencies."""

@@ -1,0 +1,156 @@
+"""Typed configuration, read once from the environment.
+
+Every knob the product has comes from an environment variable (12-factor). `load()` parses
+them all, collects every problem, and raises one `ConfigError` that names each variable, so
+an operator fixes a broken deployment in one go instead of one crash at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+ENVIRONMENTS = ("development", "test", "production")
+ATLASSIAN_AUTH_URL = "https://auth.atlassian.com"
+ATLASSIAN_API_URL = "https://api.atlassian.com"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "AllyProof cannot start; fix these environment variables:\n  - " + "\n  - ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    encryption_keys: str | None
+    public_url: str
+    atlassian_client_id: str
+    atlassian_client_secret: str
+    atlassian_auth_url: str
+    atlassian_api_url: str
+    jira_push_interval_ms: int
+    max_upload_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def debug(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def uses_default_atlassian(self) -> bool:
+        return self.atlassian_auth_url == ATLASSIAN_AUTH_URL
+
+
+def _int(env, name: str, default: int, problems: list[str], minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a whole number")
+        return default
+    if value < minimum:
+        problems.append(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _url(env, name: str, default: str, problems: list[str]) -> str:
+    value = (env.get(name) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{name}={value!r} must be an absolute http(s) URL")
+    return value
+
+
+def _local_secret(data_dir: Path, notes: list[str]) -> str:
+    """The embedded default keeps a generated secret in the data folder so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        notes.append(f"generated a local ALLYPROOF_SECRET_KEY in {path.name} (development only)")
+    return path.read_text().strip()
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    problems: list[str] = []
+    notes: list[str] = []
+
+    environment = env.get("ALLYPROOF_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        problems.append(f"ALLYPROOF_ENV={environment!r} must be one of {', '.join(ENVIRONMENTS)}")
+    production = environment == "production"
+
+    data_dir = Path(env.get("ALLYPROOF_DATA_DIR") or REPO_ROOT / "var").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'allyproof.sqlite3'}"
+    if not database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
+        problems.append("DATABASE_URL must be a sqlite:/// or postgres:// URL")
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("REDIS_URL must be a redis:// or rediss:// URL")
+
+    secret_key = env.get("ALLYPROOF_SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            problems.append("ALLYPROOF_SECRET_KEY is required in production (50+ random characters)")
+        elif environment == "test":
+            secret_key = "test-only-secret-key-" + "x" * 40
+        else:
+            secret_key = _local_secret(data_dir, notes)
+    elif production and len(secret_key) < 32:
+        problems.append("ALLYPROOF_SECRET_KEY is too short for production (use 50+ random characters)")
+
+    encryption_keys = env.get("ALLYPROOF_ENCRYPTION_KEYS") or None
+    if production and not encryption_keys:
+        problems.append(
+            "ALLYPROOF_ENCRYPTION_KEYS is required in production "
+            "(key-id:base64 32-byte key, comma-separated, primary first)"
+        )
+
+    config = Config(
+        environment=environment,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        encryption_keys=encryption_keys,
+        public_url=_url(env, "ALLYPROOF_PUBLIC_URL", "http://127.0.0.1:8000", problems),
+        atlassian_client_id=env.get("ATLASSIAN_CLIENT_ID", ""),
+        atlassian_client_secret=env.get("ATLASSIAN_CLIENT_SECRET", ""),
+        atlassian_auth_url=_url(env, "ATLASSIAN_AUTH_URL", ATLASSIAN_AUTH_URL, problems),
+        atlassian_api_url=_url(env, "ATLASSIAN_API_URL", ATLASSIAN_API_URL, problems),
+        jira_push_interval_ms=_int(env, "JIRA_PUSH_INTERVAL_MS", 150, problems),
+        max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
+        notes=notes,
+    )
+    if production and not (config.atlassian_client_id and config.atlassian_client_secret):
+        problems.append("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET are required in production")
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,94 @@
+/*
+ * AllyProof's progressive enhancement: a small, dependency-free subset of htmx's attributes
+ * (hx-get, hx-post, hx-target, hx-swap, hx-trigger="every Ns" / "load") and response headers
+ * (HX-Redirect, HX-Refresh). We write it ourselves because the project ships only its own code;
+ * the server side uses django-htmx and the same HX-Request header, so the real htmx could
+ * replace this file without touching a template. Every page works without JavaScript.
+ */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function resolveTarget(el) {
+    var spec = el.getAttribute("hx-target");
+    if (!spec || spec === "this") return el;
+    if (spec.indexOf("closest ") === 0) return el.closest(spec.slice(8));
+    return document.querySelector(spec);
+  }
+
+  function swap(target, html, how) {
+    if (!target) return;
+    if (how === "outerHTML") {
+      var holder = document.createElement("div");
+      holder.innerHTML = html;
+      var nodes = Array.prototype.slice.call(holder.childNodes);
+      target.replaceWith.apply(target, nodes);
+      nodes.forEach(function (n) { if (n.nodeType === 1) process(n); });
+    } else {
+      target.innerHTML = html;
+      process(target);
+    }
+  }
+
+  function request(el, method, url, body) {
+    if (el.getAttribute("aria-busy") === "true") return Promise.resolve();
+    el.setAttribute("aria-busy", "true");
+    var headers = { "HX-Request": "true", "HX-Current-URL": window.location.href };
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+    return fetch(url, { method: method, body: body, headers: headers, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.headers.get("HX-Redirect")) { window.location.assign(response.headers.get("HX-Redirect")); return; }
+        if (response.headers.get("HX-Refresh") === "true") { window.location.reload(); return; }
+        if (response.status === 286) { stopPolling(el); }  // htmx's "stop polling" status
+        return response.text().then(function (html) {
+          if (response.status === 204) return;
+          swap(resolveTarget(el), html, el.getAttribute("hx-swap") || "innerHTML");
+        });
+      })
+      .catch(function () { /* network hiccup: the next poll or click tries again */ })
+      .finally(function () { el.removeAttribute("aria-busy"); });
+  }
+
+  var pollers = new WeakMap();
+  function stopPolling(el) { clearInterval(pollers.get(el)); pollers.delete(el); }
+
+  function process(root) {
+    var scope = root.querySelectorAll ? root : document;
+    var nodes = Array.prototype.slice.call(scope.querySelectorAll("[hx-trigger]"));
+    if (root.hasAttribute && root.hasAttribute("hx-trigger")) nodes.push(root);
+    nodes.forEach(function (el) {
+      var trigger = el.getAttribute("hx-trigger");
+      var url = el.getAttribute("hx-get");
+      if (!url || pollers.has(el)) return;
+      var every = /every\s+(\d+(?:\.\d+)?)(ms|s)/.exec(trigger);
+      if (every) {
+        var ms = parseFloat(every[1]) * (every[2] === "s" ? 1000 : 1);
+        pollers.set(el, setInterval(function () {
+          if (!document.body.contains(el)) { stopPolling(el); return; }
+          request(el, "GET", url);
+        }, ms));
+      } else if (trigger === "load") {
+        pollers.set(el, 0);
+        request(el, "GET", url);
+      }
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var url = form.getAttribute("hx-post");
+    if (!url) return;
+    event.preventDefault();
+    var data = new FormData(form);
+    if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
+    request(form, "POST", url, data);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { process(document); });
+})();

@@ -1,0 +1,51 @@
+"""The "scan completed" event that later work (auto-push, regression comments) hooks into.
+
+Receivers are registered by the apps that care (in their AppConfig.ready) and run after the
+ingestion's transaction commits, so they never see a scan that was rolled back. They must be
+quick (enqueue a job, don't do the work); a failing receiver is logged and never undoes a scan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanCompleted:
+    scan_id: int
+    site_id: int
+    organization_id: int
+    new_violation_ids: tuple[int, ...]
+    reopened_violation_ids: tuple[int, ...]
+
+
+Receiver = Callable[[ScanCompleted], None]
+_receivers: list[Receiver] = []
+
+
+def subscribe(receiver: Receiver) -> Receiver:
+    if receiver not in _receivers:
+        _receivers.append(receiver)
+    return receiver
+
+
+def unsubscribe(receiver: Receiver) -> None:
+    if receiver in _receivers:
+        _receivers.remove(receiver)
+
+
+def publish_on_commit(event: ScanCompleted) -> None:
+    def deliver() -> None:
+        for receiver in list(_receivers):
+            try:
+                receiver(event)
+            except Exception:
+                log.exception("scan_completed.receiver_failed scan=%s receiver=%s", event.scan_id, receiver)
+
+    transaction.on_commit(deliver)

@@ -1,0 +1,138 @@
+"""Pages for sites, scans and violations: adapters that check access, call one service, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import IntegrityError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from allyproof.accounts.decorators import admin_required, member_required
+
+from . import selectors, services, wcag
+from .axe import AxeResultsError
+from .forms import ScanUploadForm, SiteForm
+from .models import IMPACT_ORDER, Scan
+
+
+@member_required
+def site_list(request):
+    organization = request.membership.organization
+    return render(request, "monitoring/site_list.html", {
+        "sites": selectors.sites_for_organization(organization=organization),
+        "form": SiteForm() if request.membership.is_admin else None,
+    })
+
+
+@require_POST
+@admin_required
+def site_create(request):
+    form = SiteForm(request.POST)
+    organization = request.membership.organization
+    if form.is_valid():
+        try:
+            site = services.site_create(organization=organization, **form.cleaned_data)
+        except IntegrityError:
+            form.add_error("base_url", "A site with this URL already exists in your organization.")
+        else:
+            messages.success(request, f"Added {site.name}.")
+            return redirect("site_detail", site_id=site.pk)
+    sites = selectors.sites_for_organization(organization=organization)
+    return render(request, "monitoring/site_list.html", {"sites": sites, "form": form}, status=400)
+
+
+def _site_page_context(request, site, upload_form=None):
+    status = request.GET.get("status", "open")
+    status = status if status in selectors.STATUS_FILTERS else "open"
+    sort = request.GET.get("sort", "impact")
+    sort = sort if sort in selectors.SORTS else "impact"
+    violations = list(selectors.violations_for_site(site=site, status=status, sort=sort))
+    for violation in violations:
+        violation.wcag_labels = wcag.labels(violation.wcag_tags)
+    return {
+        "site": site,
+        "violations": violations,
+        "status": status,
+        "sort": sort,
+        "counts": selectors.violation_counts(site=site),
+        "latest_scan": selectors.scans_for_organization(organization=site.organization, site=site).first(),
+        "upload_form": upload_form or ScanUploadForm(),
+        "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
+        "impacts": IMPACT_ORDER,
+    }
+
+
+@member_required
+def site_detail(request, site_id: int):
+    site = selectors.site_get(organization=request.membership.organization, site_id=site_id)
+    return render(request, "monitoring/site_detail.html", _site_page_context(request, site))
+
+
+@require_POST
+@member_required
+def scan_upload(request, site_id: int):
+    site = selectors.site_get(organization=request.membership.organization, site_id=site_id)
+    form = ScanUploadForm(request.POST, request.FILES)
+    error = None
+    if form.is_valid():
+        upload = form.cleaned_data["results"]
+        if upload.size > settings.CONFIG.max_upload_bytes:
+            error = f"The file is {upload.size // (1024 * 1024)} MB; the limit is {settings.CONFIG.max_upload_bytes // (1024 * 1024)} MB."
+        else:
+            try:
+                scan = services.scan_ingest(
+                    site=site, stream=upload.open("rb"), source=Scan.Source.UPLOAD, created_by=request.user
+                )
+            except AxeResultsError as problem:
+                error = f"Nothing was imported. {problem}"
+            else:
+                messages.success(
+                    request,
+                    f"Scan imported: {scan.pages_scanned} pages, {scan.violations_found} failing rules, "
+                    f"{scan.new_violations} new, {scan.reopened_violations} reopened.",
+                )
+                return redirect("site_detail", site_id=site.pk)
+    if error:
+        form.add_error("results", error)
+    return render(request, "monitoring/site_detail.html", _site_page_context(request, site, form), status=400)
+
+
+@member_required
+def violation_detail(request, site_id: int, violation_id: int):
+    violation = selectors.violation_get(
+        organization=request.membership.organization, violation_id=violation_id, site_id=site_id
+    )
+    return render(request, "monitoring/violation_detail.html", {
+        "site": violation.site,
+        "violation": violation,
+        "criteria": wcag.criteria(violation.wcag_tags),
+        "levels": wcag.levels(violation.wcag_tags),
+        "pages": violation.pages[:100],
+        "more_pages": max(0, len(violation.pages) - 100),
+    })
+
+
+@require_POST
+@member_required
+def violation_status(request, site_id: int, violation_id: int):
+    violation = selectors.violation_get(
+        organization=request.membership.organization, violation_id=violation_id, site_id=site_id
+    )
+    if request.POST.get("action") == "resolve":
+        services.violation_resolve(violation=violation, by=request.user)
+        messages.success(request, "Marked resolved.")
+    elif request.POST.get("action") == "reopen":
+        services.violation_reopen(violation=violation)
+        messages.success(request, "Reopened.")
+    return redirect("violation_detail", site_id=site_id, violation_id=violation.pk)
+
+
+@member_required
+def scan_list(request):
+    organization = request.membership.organization
+    site = None
+    if request.GET.get("site", "").isdigit():
+        site = selectors.site_get(organization=organization, site_id=int(request.GET["site"]))
+    scans = selectors.scans_for_organization(organization=organization, site=site)[:200]
+    return render(request, "monitoring/scan_list.html", {"scans": scans, "site": site})

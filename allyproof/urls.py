@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.urls import path
+
+from allyproof.accounts import views as account_views
+from allyproof.api import api
+from allyproof.monitoring import views as monitoring_views
+
+urlpatterns = [
+    path("", lambda request: redirect("sites"), name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("organizations/switch/", account_views.organization_switch, name="organization_switch"),
+    path("sites/", monitoring_views.site_list, name="sites"),
+    path("sites/new/", monitoring_views.site_create, name="site_create"),
+    path("sites/<int:site_id>/", monitoring_views.site_detail, name="site_detail"),
+    path("sites/<int:site_id>/scans/upload/", monitoring_views.scan_upload, name="scan_upload"),
+    path(
+        "sites/<int:site_id>/violations/<int:violation_id>/",
+        monitoring_views.violation_detail,
+        name="violation_detail",
+    ),
+    path(
+        "sites/<int:site_id>/violations/<int:violation_id>/status/",
+        monitoring_views.violation_status,
+        name="violation_status",
+    ),
+    path("scans/", monitoring_views.scan_list, name="scans"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
