@@ -1,0 +1,129 @@
+"""Fault injection: the next N requests matching a method and path pattern misbehave on purpose."""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+import httpx
+
+KINDS = ("error", "timeout", "reset", "drop_response_after_commit", "rate_limit", "latency")
+DELIVERY_KINDS = ("drop", "duplicate")
+
+
+class SandboxTimeout(httpx.ReadTimeout):
+    """In-process stand-in for a server that hangs past the client's timeout.
+    httpx.WSGITransport propagates it, so `except httpx.TimeoutException` sees it as in real life."""
+
+
+class SandboxConnectionReset(httpx.ReadError):
+    """In-process stand-in for a TCP reset (ConnectionResetError surfaces as httpx.ReadError)."""
+
+
+class SandboxResponseDropped(httpx.RemoteProtocolError):
+    """The request ran (an issue was created) but the connection closed before any response:
+    httpx reports 'Server disconnected without sending a response.' as RemoteProtocolError."""
+
+
+@dataclass
+class Fault:
+    id: int
+    kind: str
+    method: str | None
+    path: str
+    count: int
+    status: int = 500
+    seconds: float = 30.0
+    reason: str = "jira-burst-based"
+    retry_after: int = 5
+    hits: int = 0
+    _rx: re.Pattern = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rx = re.compile(self.path)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and self._rx.search(path) is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "method": self.method, "path": self.path,
+                "remaining": self.count, "hits": self.hits, "status": self.status, "seconds": self.seconds,
+                "reason": self.reason, "retry_after": self.retry_after}
+
+
+@dataclass
+class DeliveryFault:
+    id: int
+    kind: str
+    count: int
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._delivery: list[DeliveryFault] = []
+        self._ids = count(1)
+        self._lock = threading.Lock()
+
+    def add(self, *, kind: str, path: str = ".*", method: str | None = None, count: int = 1,
+            status: int | None = None, seconds: float | None = None, reason: str | None = None,
+            retry_after: int | None = None) -> Fault:
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {KINDS}")
+        fault = Fault(next(self._ids), kind, method, path, count)
+        if status is not None:
+            fault.status = status
+        if seconds is not None:
+            fault.seconds = seconds
+        elif kind == "latency":
+            fault.seconds = 0.5
+        if reason is not None:
+            fault.reason = reason
+        if retry_after is not None:
+            fault.retry_after = retry_after
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def add_delivery(self, *, kind: str, count: int = 1) -> DeliveryFault:
+        if kind not in DELIVERY_KINDS:
+            raise ValueError(f"unknown delivery fault {kind!r}; one of {DELIVERY_KINDS}")
+        fault = DeliveryFault(next(self._ids), kind, count)
+        with self._lock:
+            self._delivery.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> list[Fault]:
+        """Consume one use of each matching fault (latency can combine with one other kind)."""
+        taken: list[Fault] = []
+        with self._lock:
+            for fault in self._faults:
+                if fault.count > 0 and fault.matches(method, path):
+                    if fault.kind != "latency" and any(f.kind != "latency" for f in taken):
+                        continue
+                    fault.count -= 1
+                    fault.hits += 1
+                    taken.append(fault)
+            self._faults = [f for f in self._faults if f.count > 0]
+        return taken
+
+    def take_delivery(self) -> str | None:
+        with self._lock:
+            for fault in self._delivery:
+                if fault.count > 0:
+                    fault.count -= 1
+                    self._delivery = [f for f in self._delivery if f.count > 0]
+                    return fault.kind
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._delivery.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.as_dict() for f in self._faults] + [
+                {"id": d.id, "kind": f"delivery:{d.kind}", "remaining": d.count} for d in self._delivery]
