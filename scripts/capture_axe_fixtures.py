@@ -274,8 +274,8 @@ def capture_site(context: BrowserContext, directory: Path, axe_source: str, cli:
     return results, cli_results
 
 
-def write(path: Path, text: str) -> None:
-    path.write_text(text + "\n", encoding="utf-8")
+def write(path: Path, text: str, final_newline: bool = True) -> None:
+    path.write_text(text + ("\n" if final_newline else ""), encoding="utf-8")
     size = path.stat().st_size
     flag = "  <-- unexpectedly large, shrink the pages" if size > SIZE_WARNING_BYTES else ""
     print(f"wrote {path.relative_to(REPO)} ({size / 1024:.0f} KB){flag}")
@@ -324,7 +324,9 @@ def main() -> None:
             write(FIXTURES / "single_page__home.json", stringify(scratch, site["home"], pretty=True))
             write(FIXTURES / "multi_page__site.json", stringify(scratch, list(site.values()), pretty=False))
             write(FIXTURES / "multi_page__rescan.json", stringify(scratch, list(rescan.values()), pretty=False))
-            write(FIXTURES / "axe_cli__site.json", stringify(scratch, list(cli.values()), pretty=True))
+            # byte-for-byte what saveOutcome writes: no trailing newline
+            cli_text = stringify(scratch, list(cli.values()), pretty=True)
+            write(FIXTURES / "axe_cli__site.json", cli_text, final_newline=False)
             version = browser.version
         finally:
             browser.close()
