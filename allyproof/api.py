@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.conf import settings
 from ninja import NinjaAPI, Query, Schema
+from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from allyproof.accounts.services import api_token_authenticate
@@ -104,15 +105,15 @@ def list_sites(request):
 )
 def list_violations(request, site_id: int, filters: Query[ViolationFilters]):
     if filters.status not in selectors.STATUS_FILTERS:
-        return 400, ErrorOut(detail=f"status must be one of {', '.join(selectors.STATUS_FILTERS)}", path="status")
+        return Status(400, ErrorOut(detail=f"status must be one of {', '.join(selectors.STATUS_FILTERS)}", path="status"))
     if not 1 <= filters.limit <= 500 or filters.offset < 0:
-        return 400, ErrorOut(detail="limit must be 1–500 and offset at least 0", path="limit")
+        return Status(400, ErrorOut(detail="limit must be 1–500 and offset at least 0", path="limit"))
     site = selectors.site_get(organization=request.auth.organization, site_id=site_id)
     violations = selectors.violations_for_site(
         site=site, status=filters.status, impact=filters.impact, rule=filters.rule
     )
     page = violations[filters.offset : filters.offset + filters.limit]
-    return 200, ViolationPage(count=violations.count(), results=list(page))
+    return Status(200, ViolationPage(count=violations.count(), results=list(page)))
 
 
 _UPLOAD_BODY = {
@@ -136,16 +137,16 @@ def upload_scan(request, site_id: int):
     written unless the whole file is valid."""
     site = selectors.site_get(organization=request.auth.organization, site_id=site_id)
     if request.content_type != "application/json":
-        return 415, ErrorOut(detail="send the results as application/json")
+        return Status(415, ErrorOut(detail="send the results as application/json"))
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     limit = settings.CONFIG.max_upload_bytes
     if length > limit:
-        return 413, ErrorOut(detail=f"the body is {length} bytes; the limit is {limit} bytes")
+        return Status(413, ErrorOut(detail=f"the body is {length} bytes; the limit is {limit} bytes"))
     try:
         scan = services.scan_ingest(site=site, stream=request, source=Scan.Source.API)
     except AxeResultsError as problem:
-        return 400, ErrorOut(detail=f"nothing was imported: {problem.message}", path=problem.path)
-    return 201, scan
+        return Status(400, ErrorOut(detail=f"nothing was imported: {problem.message}", path=problem.path))
+    return Status(201, scan)
 
 
 __all__ = ["api", "Violation"]

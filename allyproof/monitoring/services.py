@@ -15,7 +15,9 @@ from .models import Scan, Site, Violation
 
 
 def site_create(*, organization: Organization, name: str, base_url: str) -> Site:
-    return Site.objects.create(organization=organization, name=name.strip(), base_url=base_url.strip())
+    """Raises IntegrityError when the organization already has a site at that URL."""
+    with transaction.atomic():  # a savepoint, so a duplicate leaves the caller's transaction usable
+        return Site.objects.create(organization=organization, name=name.strip(), base_url=base_url.strip())
 
 
 def _apply(violation: Violation, rule: axe.RuleAggregate, scan: Scan) -> None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
@@ -78,7 +79,8 @@ def scan_upload(request, site_id: int):
     if form.is_valid():
         upload = form.cleaned_data["results"]
         if upload.size > settings.CONFIG.max_upload_bytes:
-            error = f"The file is {upload.size // (1024 * 1024)} MB; the limit is {settings.CONFIG.max_upload_bytes // (1024 * 1024)} MB."
+            limit = settings.CONFIG.max_upload_bytes
+            error = f"Nothing was imported: the file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
         else:
             try:
                 scan = services.scan_ingest(

@@ -1,0 +1,33 @@
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture
+def org(db):
+    return factories.organization()
+
+
+@pytest.fixture
+def other_org(db):
+    return factories.organization("Other Agency")
+
+
+@pytest.fixture
+def owner(org):
+    return org.memberships.get(role="owner").user
+
+
+@pytest.fixture
+def admin_user(org):
+    return factories.member(org, "admin@demo-agency.test", role="admin")
+
+
+@pytest.fixture
+def member_user(org):
+    return factories.member(org, "member@demo-agency.test", role="member")
+
+
+@pytest.fixture
+def site(org):
+    return factories.site(org)
