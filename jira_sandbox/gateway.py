@@ -85,9 +85,10 @@ def handle(sb: "Sandbox", req: Request, record: Any) -> Response:
         resp = route.handler(call, req)
     for problem in call.conformance:
         sb.conformance.record(Failure("adf", req.method, req.path, op.id if op else None, problem, sb.clock.now()))
-    sb.rate_limiter.charge(now=sb.clock.now(), app=sb.cfg.client_id, cloud_id=cloud_id,
-                           points=call.points if req.method == "GET" else 1)
-    resp.headers.update(verdict.headers)
+    # Atlassian: base 1 point + 1 per core object a read returns; writes cost the base only.
+    points = (2 if call.points == 1 else call.points) if req.method == "GET" else 1
+    sb.rate_limiter.charge(now=sb.clock.now(), app=sb.cfg.client_id, cloud_id=cloud_id, points=points)
+    resp.headers.update(sb.rate_limiter.quota_headers(sb.clock.now(), sb.cfg.client_id, cloud_id))
     _response_conformance(sb, req, op, resp)
     return resp
 

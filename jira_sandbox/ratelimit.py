@@ -60,7 +60,7 @@ class RateLimiter:
                         self._per_issue(now, cloud_id, method, issue)):
             if verdict.reason:
                 return verdict
-        return self._quota_headers(now, app, cloud_id)
+        return Verdict()
 
     def charge(self, *, now: float, app: str, cloud_id: str, points: int) -> None:
         if not self.cfg.enabled:
@@ -88,6 +88,10 @@ class RateLimiter:
             if self._pool(key, now).used >= limit:
                 return limited(GLOBAL if key.startswith("global") else TENANT, reset_at - now, limit, reset_at)
         return Verdict()
+
+    def quota_headers(self, now: float, app: str, cloud_id: str) -> dict[str, str]:
+        """Headers of a served request, after it was charged."""
+        return self._quota_headers(now, app, cloud_id).headers if self.cfg.enabled else {}
 
     def _quota_headers(self, now: float, app: str, cloud_id: str) -> Verdict:
         key, limit = min(self._pools(app, cloud_id), key=lambda kl: kl[1] - self._pool(kl[0], now).used)
