@@ -126,7 +126,12 @@ class Sandbox:
         return route.handler(req)
 
     def _persist(self, req: Request) -> None:
-        if self.cfg.state_file and req.method != "GET":
+        if req.method != "GET":
+            self.save()
+
+    def save(self) -> None:
+        """Write the world to cfg.state_file (done after every write request when it is set)."""
+        if self.cfg.state_file:
             with self.lock:
                 save_state(self.cfg.state_file, self.state)
 

@@ -52,7 +52,7 @@ class SchemaCompiler:
         if "type" in s:
             types = s["type"] if isinstance(s["type"], list) else [s["type"]]
             fns = [_TYPES[t] for t in types]
-            checks.append(lambda v: any(f(v) for f in fns))
+            checks.append(fns[0] if len(fns) == 1 else (lambda v: any(f(v) for f in fns)))
         if "enum" in s:
             allowed = s["enum"]
             checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
@@ -94,7 +94,13 @@ class SchemaCompiler:
                 out.append(lambda v: not isinstance(v, list) or all(c(x) for c, x in zip(tuple_checks, v)))
             else:
                 item = self._compile(items)
-                out.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
+                def each(v: Any) -> bool:
+                    if isinstance(v, list):
+                        for x in v:
+                            if not item(x):
+                                return False
+                    return True
+                out.append(each)
         if "minItems" in s:
             n = s["minItems"]
             out.append(lambda v: not isinstance(v, list) or len(v) >= n)
@@ -149,8 +155,11 @@ class SchemaCompiler:
         def dispatch(v: Any) -> bool:
             if not isinstance(v, dict):
                 return False  # every branch requires an object with a type
-            candidates = table.get(v.get("type"), ()) if isinstance(v.get("type"), str) else ()
-            return any(b(v) for b in candidates)
+            kind = v.get("type")
+            for branch in table.get(kind, ()) if isinstance(kind, str) else ():
+                if branch(v):
+                    return True
+            return False
         return dispatch
 
     def _type_enum(self, s: Any, depth: int = 0) -> list[Any] | None:
@@ -173,8 +182,16 @@ class SchemaCompiler:
 
 
 def _all(checks: list[Check]) -> Check:
+    # Unrolled for the common sizes: generator-based all() costs more than the checks themselves.
     if not checks:
         return lambda v: True
     if len(checks) == 1:
         return checks[0]
-    return lambda v: all(c(v) for c in checks)
+    if len(checks) == 2:
+        a, b = checks
+        return lambda v: a(v) and b(v)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda v: a(v) and b(v) and c(v)
+    head, rest = checks[0], _all(checks[1:])
+    return lambda v: head(v) and rest(v)
