@@ -2,6 +2,10 @@ import pytest
 
 from tests import factories
 
+# The browser fixtures are registered once, here: one sync Playwright session per test run
+# (a second one in the same thread would fail).
+from tests.support.browser import browser_page, chromium_browser, sync_playwright_session  # noqa: F401, E402
+
 
 @pytest.fixture
 def org(db):

@@ -1,7 +1,6 @@
 import pytest
 
 from tests import factories
-from tests.support.browser import browser_page, chromium_browser, sync_playwright_session  # noqa: F401
 
 
 def sign_in(page, live_server, email, password=factories.PASSWORD):

@@ -9,13 +9,7 @@ import stat
 import pytest
 
 from tests.support import browser
-from tests.support.browser import (
-    assert_no_axe_violations,
-    axe_violations,
-    browser_page,  # noqa: F401 - fixture
-    chromium_browser,  # noqa: F401 - fixture
-    sync_playwright_session,  # noqa: F401 - fixture
-)
+from tests.support.browser import assert_no_axe_violations, axe_violations
 
 ORIGIN = "http://allyproof.test"
 
