@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "allyproof.core",
     "allyproof.accounts",
     "allyproof.monitoring",
+    "allyproof.integrations.jira",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +63,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "allyproof.accounts.context_processors.organization",
+                "allyproof.integrations.jira.context_processors.jira",
             ],
         },
     },

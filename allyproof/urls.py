@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import include, path
 
 from allyproof.accounts import views as account_views
 from allyproof.api import api
@@ -27,6 +27,7 @@ urlpatterns = [
         name="violation_status",
     ),
     path("scans/", monitoring_views.scan_list, name="scans"),
+    path("", include("allyproof.integrations.jira.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

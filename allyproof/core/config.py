@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from allyproof.core import crypto
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -35,7 +37,7 @@ class Config:
     database_url: str
     redis_url: str | None
     secret_key: str
-    encryption_keys: str | None
+    encryption_keys: str
     public_url: str
     atlassian_client_id: str
     atlassian_client_secret: str
@@ -127,11 +129,22 @@ def load(env: dict[str, str] | None = None) -> Config:
         problems.append("ALLYPROOF_SECRET_KEY is too short for production (use 50+ random characters)")
 
     encryption_keys = env.get("ALLYPROOF_ENCRYPTION_KEYS") or None
-    if production and not encryption_keys:
+    if encryption_keys:
+        try:
+            crypto.parse(encryption_keys)
+        except crypto.KeyringError as error:
+            problems.append(str(error))
+    elif production:
         problems.append(
             "ALLYPROOF_ENCRYPTION_KEYS is required in production "
             "(key-id:base64 32-byte key, comma-separated, primary first)"
         )
+    elif environment == "test":
+        encryption_keys = "test1:" + "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk="
+    else:
+        encryption_keys, created = crypto.local_key_spec(data_dir)
+        if created:
+            notes.append(f"generated a local encryption key in {data_dir.name}/encryption_keys (development only)")
 
     config = Config(
         environment=environment,

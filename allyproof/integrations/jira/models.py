@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from allyproof.accounts.models import Organization
+from allyproof.monitoring.models import Site
+
+SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access")
+
+
+class JiraConnection(models.Model):
+    """An organization's link to one Jira Cloud site. Soft-deleted on disconnect, kept for audit."""
+
+    class Status(models.TextChoices):
+        CHOOSING_SITE = "choosing_site", "Choosing a site"
+        ACTIVE = "active", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jira_connections")
+    status = models.CharField(max_length=20, choices=Status.choices)
+    cloud_id = models.CharField(max_length=64, blank=True)
+    site_name = models.CharField(max_length=200, blank=True)
+    site_url = models.URLField(max_length=300, blank=True)
+    # Jira sites the grant covers, kept while the admin picks one: [{"id", "name", "url"}].
+    available_sites = models.JSONField(default=list, blank=True)
+    scopes = models.CharField(max_length=500, blank=True)
+    # Vault values (allyproof.core.crypto): never plaintext, wiped on disconnect.
+    access_token = models.TextField(blank=True)
+    refresh_token = models.TextField(blank=True)
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    tokens_refreshed_at = models.DateTimeField(null=True, blank=True)
+    reconnect_reason = models.CharField(max_length=300, blank=True)
+    connected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    connected_at = models.DateTimeField()
+    disconnected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    # The one dynamic webhook registration (Atlassian allows 5 per app per user per site).
+    webhook_ids = models.JSONField(default=list, blank=True)
+    webhook_jql = models.CharField(max_length=2000, blank=True)
+    webhook_expires_at = models.DateTimeField(null=True, blank=True)
+    webhook_error = models.CharField(max_length=500, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=~Q(status="disconnected"),
+                name="one_jira_site_per_organization",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.site_name or 'Jira'} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class OAuthState(models.Model):
+    """A pending consent: bound to the browser session and organization, single use, short-lived."""
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class SiteSyncRule(models.Model):
+    """Where one site's violations go in Jira, and which ones. Off by default (opted out)."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="jira_rule")
+    enabled = models.BooleanField(default=False)
+    project_key = models.CharField(max_length=20, blank=True)
+    severities = models.JSONField(default=list, blank=True)
+    issue_type_id = models.CharField(max_length=30, blank=True)
+    issue_type_name = models.CharField(max_length=100, blank=True)
+    auto_push = models.BooleanField(default=False)
+    auto_push_since = models.DateTimeField(null=True, blank=True)
+    # Problems found when the rule was last checked against Jira (missing required fields...).
+    problems = models.JSONField(default=list, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.site} → {self.project_key or '(no project)'}"
+
+
+class PacingGate(models.Model):
+    """The shared pacing clock per Jira site (database default; Redis replaces it in production)."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    next_slot = models.FloatField(default=0.0)
+    paused_until = models.FloatField(default=0.0)
+    pause_reason = models.CharField(max_length=60, blank=True)
+
+
+class InboundEvent(models.Model):
+    """Every webhook delivery that passed authentication, kept so a person can see what happened."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        DUPLICATE = "duplicate", "Duplicate"
+        ECHO = "echo", "Our own change"
+        UNMATCHED = "unmatched", "No matching connection"
+
+    connection = models.ForeignKey(JiraConnection, null=True, on_delete=models.SET_NULL, related_name="events")
+    identifier = models.CharField(max_length=200, blank=True)
+    event = models.CharField(max_length=60)
+    issue_id = models.CharField(max_length=30, blank=True)
+    issue_key = models.CharField(max_length=40, blank=True)
+    timestamp = models.BigIntegerField(null=True)
+    # (event, issue, timestamp): a replay with a new identifier is still the same event.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["identifier"])]

@@ -1,0 +1,111 @@
+"""The per-site pacing gate, shared by every process that calls one Jira site.
+
+Calls to one site are spaced `JIRA_PUSH_INTERVAL_MS` apart (Atlassian asks apps to design for the
+steady refill rate of the burst bucket, not the burst). A 429 pauses the right scope: the global
+quota pauses every site, a tenant quota or burst limit pauses that site. Two implementations share
+one protocol: a database row per site (the embedded default) and Redis (production).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+
+from .models import PacingGate
+
+GLOBAL = "global"
+
+
+class Gate(Protocol):
+    def wait(self, site: str) -> None: ...
+
+    def pause(self, site: str, seconds: float, reason: str) -> None: ...
+
+
+def pause_scope(reason: str) -> str:
+    """Which key a 429 pauses: the app's global pool or just this site."""
+    return GLOBAL if reason == "jira-quota-global-based" else "site"
+
+
+class DatabaseGate:
+    def __init__(self, *, interval: float, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval, self.clock, self.sleep = interval, clock, sleep
+
+    def _reserve(self, site: str) -> float:
+        """Takes the next slot for `site` and returns how long to wait for it."""
+        with transaction.atomic():
+            PacingGate.objects.get_or_create(key=site)
+            PacingGate.objects.get_or_create(key=GLOBAL)
+            rows = {g.key: g for g in PacingGate.objects.select_for_update().filter(key__in=[site, GLOBAL])}
+            now = self.clock()
+            gate, global_ = rows[site], rows[GLOBAL]
+            slot = max(now, gate.next_slot, gate.paused_until, global_.paused_until)
+            gate.next_slot = slot + self.interval
+            gate.save(update_fields=["next_slot"])
+        return slot - now
+
+    def wait(self, site: str) -> None:
+        delay = self._reserve(site)
+        if delay > 0:
+            self.sleep(delay)
+
+    def pause(self, site: str, seconds: float, reason: str) -> None:
+        key = GLOBAL if pause_scope(reason) == GLOBAL else site
+        until = self.clock() + seconds
+        with transaction.atomic():
+            PacingGate.objects.get_or_create(key=key)
+            gate = PacingGate.objects.select_for_update().get(key=key)
+            if until > gate.paused_until:
+                gate.paused_until, gate.pause_reason = until, reason[:60]
+                gate.save(update_fields=["paused_until", "pause_reason"])
+
+
+# Reserve the next slot atomically in Redis: returns the wait in milliseconds.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0),
+                      tonumber(redis.call('GET', KEYS[2]) or 0), tonumber(redis.call('GET', KEYS[3]) or 0))
+redis.call('SET', KEYS[1], slot + interval, 'PX', math.max(60000, interval * 10))
+return slot - now
+"""
+
+
+class RedisGate:
+    def __init__(self, *, url: str, interval: float, prefix: str = "allyproof:pacing:",
+                 sleep: Callable[[float], None] = time.sleep):
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self.interval, self.prefix, self.sleep = interval, prefix, sleep
+        self._reserve = self.redis.register_script(_RESERVE)
+
+    def _now_ms(self) -> int:
+        seconds, micros = self.redis.time()  # one clock for every machine: Redis's
+        return seconds * 1000 + micros // 1000
+
+    def wait(self, site: str) -> None:
+        keys = [f"{self.prefix}next:{site}", f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
+        delay_ms = int(self._reserve(keys=keys, args=[self._now_ms(), int(self.interval * 1000)]))
+        if delay_ms > 0:
+            self.sleep(delay_ms / 1000)
+
+    def pause(self, site: str, seconds: float, reason: str) -> None:
+        key = GLOBAL if pause_scope(reason) == GLOBAL else site
+        until = self._now_ms() + int(seconds * 1000)
+        name = f"{self.prefix}pause:{key}"
+        current = int(self.redis.get(name) or 0)
+        if until > current:
+            self.redis.set(name, until, px=int(seconds * 1000) + 1000)
+
+
+def default_gate() -> Gate:
+    interval = settings.CONFIG.jira_push_interval_ms / 1000
+    if settings.CONFIG.redis_url:
+        return RedisGate(url=settings.CONFIG.redis_url, interval=interval)
+    return DatabaseGate(interval=interval)

@@ -1,0 +1,37 @@
+"""Background work for the Jira integration. Tasks take ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from allyproof.core import clock
+
+from . import webhooks
+from .errors import JiraError
+from .gateway import client_for
+from .models import JiraConnection
+
+log = logging.getLogger(__name__)
+
+
+@db_task(retries=3, retry_delay=60)
+def webhook_sync_task(connection_id: int) -> None:
+    connection = JiraConnection.objects.filter(pk=connection_id, status=JiraConnection.Status.ACTIVE).first()
+    if connection is not None:
+        webhooks.webhook_sync(connection=connection, client=client_for(connection))
+
+
+@db_periodic_task(crontab(minute="17", hour="*/6"))
+def webhook_refresh_all() -> int:
+    """Every six hours: refresh registrations with under 15 days left (Atlassian expires them at 30)."""
+    refreshed = 0
+    for connection in webhooks.connections_due_for_refresh(clock.now()):
+        try:
+            webhooks.webhook_refresh(connection=connection, client=client_for(connection))
+            refreshed += 1
+        except JiraError as problem:  # one tenant's trouble must not stop the others
+            log.warning("jira.webhook.refresh_failed connection=%s error=%s", connection.pk, problem)
+    return refreshed

@@ -1,0 +1,94 @@
+"""Settings → Integrations: connect, choose a site, disconnect. Thin: each calls one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from allyproof.accounts.decorators import admin_required, member_required
+
+from . import connection as connection_service
+from . import webhooks
+from .gateway import client_for
+from .models import JiraConnection
+from .selectors import connection_current
+
+
+def _session_key(request) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+@member_required
+def integrations(request):
+    organization = request.membership.organization
+    connection = connection_current(organization=organization)
+    return render(request, "jira/integrations.html", {
+        "connection": connection,
+        "is_admin": request.membership.is_admin,
+        "webhook_url": webhooks.webhook_url(),
+        "callback_url": connection_service.callback_url(),
+    })
+
+
+@require_POST
+@admin_required
+def connect(request):
+    try:
+        url = connection_service.connect_start(membership=request.membership, session_key=_session_key(request))
+    except connection_service.ConnectError as problem:
+        messages.error(request, str(problem))
+        return redirect("integrations")
+    return redirect(url)
+
+
+@member_required
+def oauth_callback(request):
+    try:
+        result = connection_service.connect_complete(
+            user=request.user, session_key=_session_key(request), state=request.GET.get("state"),
+            code=request.GET.get("code"), error=request.GET.get("error"),
+        )
+    except connection_service.ConnectError as problem:
+        messages.error(request, str(problem))
+        return redirect("integrations")
+    if result.needs_site_choice:
+        messages.info(request, "Your Atlassian account can reach several Jira sites: pick the one for this organization.")
+    else:
+        messages.success(request, f"Connected to {result.connection.site_name}. Every site starts opted out: enable the ones you want under Sync rules.")
+    return redirect("integrations")
+
+
+@require_POST
+@admin_required
+def choose_site(request):
+    connection = connection_current(organization=request.membership.organization)
+    if connection is None:
+        raise Http404("No Jira connection.")
+    try:
+        connection = connection_service.connect_choose_site(connection=connection, cloud_id=request.POST.get("cloud_id", ""))
+    except connection_service.ConnectError as problem:
+        messages.error(request, str(problem))
+    else:
+        messages.success(request, f"Connected to {connection.site_name}. Every site starts opted out: enable the ones you want under Sync rules.")
+    return redirect("integrations")
+
+
+@admin_required
+def disconnect(request):
+    connection = connection_current(organization=request.membership.organization)
+    if connection is None:
+        messages.info(request, "Jira is not connected.")
+        return redirect("integrations")
+    if request.method != "POST":
+        return render(request, "jira/disconnect_confirm.html", {"connection": connection})
+
+    def delete_webhook(conn: JiraConnection) -> None:
+        webhooks.webhook_delete(connection=conn, client=client_for(conn))
+
+    connection_service.connection_disconnect(connection=connection, by=request.user, delete_webhook=delete_webhook)
+    messages.success(request, f"Disconnected from {connection.site_name or 'Jira'}. Existing links are kept as history.")
+    return redirect("integrations")

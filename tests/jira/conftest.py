@@ -1,0 +1,66 @@
+"""The Jira Cloud sandbox, mounted in-process, and helpers to connect an organization to it."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from django.urls import reverse
+
+from allyproof.integrations.jira import client as jira_client
+from allyproof.integrations.jira.models import JiraConnection
+from jira_sandbox import DEMO_AGENCY_ID, Sandbox, SandboxConfig
+
+
+@pytest.fixture
+def sandbox():
+    """A fresh sandbox per test; every request AllyProof sent must conform to Atlassian's spec."""
+    sb = Sandbox(SandboxConfig.default())
+    sb.auto_approve = True
+    sb.sleep = sb.clock.advance  # latency faults move the sandbox clock instead of sleeping
+    with jira_client.transport(httpx.WSGITransport(app=sb)):
+        yield sb
+    failures = sb.conformance.failures
+    assert not failures, f"requests or responses that do not conform to Atlassian's OpenAPI: {failures[:3]}"
+
+
+def sandbox_http(sb) -> httpx.Client:
+    return httpx.Client(transport=httpx.WSGITransport(app=sb), base_url="http://sandbox.test")
+
+
+def consent(sb, authorize_url: str) -> str:
+    """Follows Atlassian's authorize URL (auto-approved) and returns the callback path with its query."""
+    response = sandbox_http(sb).get(authorize_url)
+    assert response.status_code in (302, 303), response.text[:300]
+    location = urlsplit(response.headers["location"])
+    return f"{location.path}?{location.query}"
+
+
+def start_connect(client, sb) -> str:
+    response = client.post(reverse("jira_connect"))
+    assert response.status_code == 302, response.content[:300]
+    return response["Location"]
+
+
+def connect(client, sb, *, cloud_id: str = DEMO_AGENCY_ID) -> JiraConnection:
+    """The whole connect flow for the signed-in admin of `client`; returns the active connection."""
+    callback = consent(sb, start_connect(client, sb))
+    response = client.get(callback)
+    assert response.status_code == 302
+    connection = JiraConnection.objects.exclude(status="disconnected").get()
+    if connection.status == JiraConnection.Status.CHOOSING_SITE:
+        client.post(reverse("jira_choose_site"), {"cloud_id": cloud_id})
+        connection.refresh_from_db()
+    assert connection.status == JiraConnection.Status.ACTIVE, connection.status
+    return connection
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.fixture
+def connected(client, admin_user, sandbox, site):
+    client.force_login(admin_user)
+    return connect(client, sandbox)
