@@ -31,8 +31,9 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "allyproof.core",
     "allyproof.accounts",
-    "allyproof.monitoring",
+    # Before monitoring: the Jira app fills monitoring's template slots (site block, push button).
     "allyproof.integrations.jira",
+    "allyproof.monitoring",
 ]
 
 MIDDLEWARE = [

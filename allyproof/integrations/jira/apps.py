@@ -5,3 +5,9 @@ class JiraConfig(AppConfig):
     name = "allyproof.integrations.jira"
     label = "jira"
     verbose_name = "Jira Cloud integration"
+
+    def ready(self) -> None:
+        from . import connection, jobs
+
+        if jobs.push_jobs_cancel not in connection.DISCONNECT_HOOKS:
+            connection.DISCONNECT_HOOKS.append(jobs.push_jobs_cancel)

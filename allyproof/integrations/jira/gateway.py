@@ -9,7 +9,9 @@ from .client import JiraClient
 from .models import JiraConnection
 
 
-def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None) -> JiraClient:
+def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None,
+               max_wait: float | None = None) -> JiraClient:
+    """`max_wait`: for a request a person is waiting on, raise GateBusy rather than wait longer."""
     gate = gate or pacing.default_gate()
     connection_id = connection.pk
 
@@ -21,5 +23,5 @@ def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None) -
         cloud_id=connection.cloud_id,
         token=lambda: tokens.access_token(connection_id),
         refresh_token=forced_refresh,
-        before_call=gate.wait,
+        before_call=lambda site: gate.wait(site, max_wait),
     )

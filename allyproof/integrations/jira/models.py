@@ -128,3 +128,113 @@ class InboundEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["identifier"])]
+
+
+class JiraLink(models.Model):
+    """A violation's Jira issue. The row is reserved before the create, so a unique constraint decides
+    races; it is keyed by (organization, Jira site, violation) so a reconnect finds it again."""
+
+    class Status(models.TextChoices):
+        CREATING = "creating", "Creating"
+        LINKED = "linked", "Linked"
+        DELETED = "deleted", "Deleted in Jira"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jira_links")
+    violation = models.ForeignKey(
+        "monitoring.Violation", on_delete=models.CASCADE, related_name="jira_links"
+    )
+    cloud_id = models.CharField(max_length=64)
+    dedupe_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATING)
+    project_key = models.CharField(max_length=20)
+    issue_key = models.CharField(max_length=40, blank=True)
+    issue_id = models.CharField(max_length=30, blank=True)
+    issue_url = models.URLField(max_length=400, blank=True)
+    # Set when a create's outcome is unknown: the next attempt searches by label before creating.
+    outcome_unknown = models.BooleanField(default=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    linked_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], condition=~Q(status="deleted"), name="one_live_link"),
+        ]
+        indexes = [models.Index(fields=["cloud_id", "issue_key"]), models.Index(fields=["violation", "status"])]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.dedupe_key[:16]
+
+    @property
+    def label(self) -> str:
+        return f"allyproof-{self.fingerprint}"
+
+
+class OutboundWrite(models.Model):
+    """Every write we make to Jira, with what Jira returned: lets the inbound side drop our echoes."""
+
+    cloud_id = models.CharField(max_length=64)
+    issue_key = models.CharField(max_length=40)
+    kind = models.CharField(max_length=20)  # create, comment, property
+    jira_id = models.CharField(max_length=40, blank=True)  # the comment id for a comment
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["cloud_id", "issue_key", "created_at"])]
+
+
+class PushJob(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single push"
+        BULK = "bulk", "Bulk push"
+        PICKED = "picked", "Chosen violations"
+        AUTO = "auto", "Auto-push"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="jira_jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    project_key = models.CharField(max_length=20)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "heartbeat_at"]), models.Index(fields=["site", "-created_at"])]
+
+
+class PushJobItem(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        PUSHED = "pushed", "Pushed"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(PushJob, on_delete=models.CASCADE, related_name="items")
+    violation = models.ForeignKey("monitoring.Violation", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    issue_key = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["job", "violation"], name="one_item_per_violation")]

@@ -20,8 +20,12 @@ from .models import PacingGate
 GLOBAL = "global"
 
 
+class GateBusy(Exception):
+    """The next slot is further away than the caller is willing to wait (a request, not a job)."""
+
+
 class Gate(Protocol):
-    def wait(self, site: str) -> None: ...
+    def wait(self, site: str, max_wait: float | None = None) -> None: ...
 
     def pause(self, site: str, seconds: float, reason: str) -> None: ...
 
@@ -49,8 +53,10 @@ class DatabaseGate:
             gate.save(update_fields=["next_slot"])
         return slot - now
 
-    def wait(self, site: str) -> None:
+    def wait(self, site: str, max_wait: float | None = None) -> None:
         delay = self._reserve(site)
+        if max_wait is not None and delay > max_wait:
+            raise GateBusy(f"Jira is being paced; the next slot is in {delay:.1f} s")
         if delay > 0:
             self.sleep(delay)
 
@@ -89,9 +95,11 @@ class RedisGate:
         seconds, micros = self.redis.time()  # one clock for every machine: Redis's
         return seconds * 1000 + micros // 1000
 
-    def wait(self, site: str) -> None:
+    def wait(self, site: str, max_wait: float | None = None) -> None:
         keys = [f"{self.prefix}next:{site}", f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
         delay_ms = int(self._reserve(keys=keys, args=[self._now_ms(), int(self.interval * 1000)]))
+        if max_wait is not None and delay_ms > max_wait * 1000:
+            raise GateBusy(f"Jira is being paced; the next slot is in {delay_ms / 1000:.1f} s")
         if delay_ms > 0:
             self.sleep(delay_ms / 1000)
 

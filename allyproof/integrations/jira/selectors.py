@@ -1,13 +1,20 @@
-"""Reads for the Jira integration pages."""
+"""Reads for the Jira integration's pages: connection state, sync rows, the site block, the button."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
+
 from allyproof.accounts.models import Organization
+from allyproof.monitoring.models import IMPACT_RANK, Site, Violation
 
+from . import gates
 from .connection import connection_current
-from .models import JiraConnection
+from .models import JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
+from .push import LIVE, situation
 
-__all__ = ["connection_current", "connection_banner"]
+__all__ = ["connection_current", "connection_banner", "sync_rows", "site_block", "violation_button"]
 
 
 def connection_banner(*, organization: Organization) -> JiraConnection | None:
@@ -16,3 +23,99 @@ def connection_banner(*, organization: Organization) -> JiraConnection | None:
     if connection is not None and connection.status == JiraConnection.Status.NEEDS_RECONNECT:
         return connection
     return None
+
+
+def _rank():
+    return Case(*(When(impact=i, then=Value(r)) for i, r in IMPACT_RANK.items()), default=Value(0),
+                output_field=IntegerField())
+
+
+def pushable_violations(*, site: Site, connection: JiraConnection, rule: SiteSyncRule) -> QuerySet[Violation]:
+    """Open violations of the site whose impact the rule lets through and that have no live link."""
+    live = JiraLink.objects.filter(violation=OuterRef("pk"), cloud_id=connection.cloud_id, status__in=LIVE)
+    return (
+        Violation.objects.filter(site=site, status=Violation.Status.OPEN, impact__in=rule.severities)
+        .exclude(Exists(live))
+        .defer("pages", "samples", "tags")
+        .annotate(impact_rank=_rank())
+        .order_by("-impact_rank", "rule_id")
+    )
+
+
+def site_rule_reason(*, site: Site, connection: JiraConnection | None, rule: SiteSyncRule | None) -> str | None:
+    """Why nothing on this site can be pushed, if a site-level gate fails (impact aside)."""
+    probe = gates.Situation(
+        connection_status=connection.status if connection else None, rule_enabled=bool(rule and rule.enabled),
+        project_key=rule.project_key if rule else "", severities=frozenset(gates.IMPACTS), impact="critical",
+        violation_status="open", linked_key=None,
+    )
+    return gates.block_reason(probe)
+
+
+@dataclass
+class SyncRow:
+    site: Site
+    rule: SiteSyncRule
+    pushable: int | None
+    errors: list[str] = field(default_factory=list)
+
+
+def sync_rows(*, organization: Organization, connection: JiraConnection) -> list[SyncRow]:
+    rules = {r.site_id: r for r in SiteSyncRule.objects.filter(site__organization=organization)}
+    rows = []
+    for site in Site.objects.filter(organization=organization, active=True).order_by("name"):
+        rule = rules.get(site.pk) or SiteSyncRule(site=site)
+        count = None
+        if rule.enabled and rule.project_key:
+            count = pushable_violations(site=site, connection=connection, rule=rule).count()
+        rows.append(SyncRow(site=site, rule=rule, pushable=count))
+    return rows
+
+
+def _jobs(site: Site) -> tuple[PushJob | None, PushJob | None]:
+    jobs = PushJob.objects.filter(site=site).exclude(kind=PushJob.Kind.SINGLE).order_by("-created_at")
+    active = jobs.filter(status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]).first()
+    latest = jobs.exclude(status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]).first()
+    return active, latest
+
+
+def site_block(*, site: Site) -> dict:
+    connection = connection_current(organization=site.organization)
+    rule = SiteSyncRule.objects.filter(site=site).first()
+    context: dict = {"site": site, "connection": connection, "rule": rule}
+    context["reason"] = site_rule_reason(site=site, connection=connection, rule=rule)
+    if context["reason"]:
+        return context
+    ready = list(pushable_violations(site=site, connection=connection, rule=rule))
+    for violation in ready:
+        from allyproof.monitoring import wcag
+
+        violation.wcag_labels = wcag.labels(violation.wcag_tags)
+    active, latest = _jobs(site)
+    context.update(
+        ready=ready, ready_count=len(ready), project_key=rule.project_key, job=active,
+        linked_count=JiraLink.objects.filter(violation__site=site, cloud_id=connection.cloud_id,
+                                             status=JiraLink.Status.LINKED).count(),
+        latest_job=latest,
+        latest_failed=list(latest.items.filter(status=PushJobItem.Status.FAILED).select_related("violation"))
+        if latest else [],
+    )
+    if active is not None:
+        from .jobs import job_progress
+
+        context["progress"] = job_progress(active)
+    return context
+
+
+def violation_button(*, violation: Violation) -> dict:
+    connection = connection_current(organization=violation.site.organization)
+    link = None
+    if connection is not None and connection.cloud_id:
+        link = JiraLink.objects.filter(violation=violation, cloud_id=connection.cloud_id, status__in=LIVE).first()
+    history = JiraLink.objects.filter(violation=violation, status=JiraLink.Status.LINKED).first() if link is None else None
+    rule = SiteSyncRule.objects.filter(site_id=violation.site_id).first()
+    reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
+    pending_job = PushJob.objects.filter(
+        kind=PushJob.Kind.SINGLE, items__violation=violation, status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]
+    ).first()
+    return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job}

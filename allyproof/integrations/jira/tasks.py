@@ -35,3 +35,18 @@ def webhook_refresh_all() -> int:
         except JiraError as problem:  # one tenant's trouble must not stop the others
             log.warning("jira.webhook.refresh_failed connection=%s error=%s", connection.pk, problem)
     return refreshed
+
+
+@db_task()
+def run_push_job(job_id: int) -> None:
+    from .jobs import push_job_run
+    from .push import absolute_violation_url
+
+    push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_push_jobs() -> list[int]:
+    from .jobs import push_jobs_sweep
+
+    return push_jobs_sweep()

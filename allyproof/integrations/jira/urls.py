@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhook_views
+from . import push_views, views, webhook_views
 
 urlpatterns = [
     path("settings/integrations/", views.integrations, name="integrations"),
@@ -8,5 +8,13 @@ urlpatterns = [
     path("settings/integrations/jira/callback/", views.oauth_callback, name="jira_oauth_callback"),
     path("settings/integrations/jira/site/", views.choose_site, name="jira_choose_site"),
     path("settings/integrations/jira/disconnect/", views.disconnect, name="jira_disconnect"),
+    path("settings/integrations/jira/rules/", push_views.rules_save, name="jira_rules_save"),
     path("integrations/jira/webhook/", webhook_views.receive, name="jira_webhook"),
+    path("sites/<int:site_id>/violations/<int:violation_id>/jira/push/", push_views.violation_push,
+         name="jira_violation_push"),
+    path("sites/<int:site_id>/violations/<int:violation_id>/jira/", push_views.violation_button,
+         name="jira_violation_button"),
+    path("sites/<int:site_id>/jira/push/", push_views.site_push, name="jira_site_push"),
+    path("sites/<int:site_id>/jira/", push_views.site_block, name="jira_site_block"),
+    path("sites/<int:site_id>/jira/jobs/<int:job_id>/retry/", push_views.job_retry, name="jira_job_retry"),
 ]

@@ -13,7 +13,10 @@ from . import connection as connection_service
 from . import webhooks
 from .gateway import client_for
 from .models import JiraConnection
-from .selectors import connection_current
+from .gates import IMPACT_LABELS
+from .selectors import connection_current, sync_rows
+
+IMPACT_CHOICES = list(IMPACT_LABELS.items())
 
 
 def _session_key(request) -> str:
@@ -22,16 +25,31 @@ def _session_key(request) -> str:
     return request.session.session_key
 
 
-@member_required
-def integrations(request):
+def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
     organization = request.membership.organization
     connection = connection_current(organization=organization)
-    return render(request, "jira/integrations.html", {
+    rows = []
+    if connection is not None and connection.status != JiraConnection.Status.CHOOSING_SITE:
+        rows = sync_rows(organization=organization, connection=connection)
+        by_site = {p.site_id: p for p in posted or []}
+        for row in rows:
+            row.errors = (rule_errors or {}).get(row.site.pk, [])
+            if row.site.pk in by_site:  # show what was posted, not what is stored
+                p = by_site[row.site.pk]
+                row.rule.enabled, row.rule.project_key, row.rule.auto_push = p.enabled, p.project_key, p.auto_push
+                row.rule.severities, row.rule.issue_type_name = sorted(p.severities), p.issue_type
+    return {
         "connection": connection,
         "is_admin": request.membership.is_admin,
         "webhook_url": webhooks.webhook_url(),
-        "callback_url": connection_service.callback_url(),
-    })
+        "rows": rows,
+        "impacts": IMPACT_CHOICES,
+    }
+
+
+@member_required
+def integrations(request):
+    return render(request, "jira/integrations.html", integrations_context(request))
 
 
 @require_POST

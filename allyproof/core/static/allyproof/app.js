@@ -29,10 +29,11 @@
       holder.innerHTML = html;
       var nodes = Array.prototype.slice.call(holder.childNodes);
       target.replaceWith.apply(target, nodes);
-      nodes.forEach(function (n) { if (n.nodeType === 1) process(n); });
+      nodes.forEach(function (n) { if (n.nodeType === 1) { process(n); enhance(n); } });
     } else {
       target.innerHTML = html;
       process(target);
+      enhance(target);
     }
   }
 
@@ -90,5 +91,54 @@
     request(form, "POST", url, data);
   });
 
-  document.addEventListener("DOMContentLoaded", function () { process(document); });
+  // The picker: its button says how many violations are ticked ("Push 3 selected").
+  function updatePicker(picker) {
+    var boxes = picker.querySelectorAll("input[type=checkbox]");
+    var ticked = Array.prototype.filter.call(boxes, function (b) { return b.checked; }).length;
+    var button = picker.querySelector("[data-picker-submit]");
+    if (!button) return;
+    button.textContent = ticked === boxes.length
+      ? "Push " + ticked + " to " + picker.getAttribute("data-project")
+      : "Push " + ticked + " selected";
+    button.disabled = ticked === 0;
+  }
+
+  // Sync rules: the amber warning follows the project key; "Save sync rules" is enabled only when
+  // something changed and every ticked site has a project key (the server checks the same and more).
+  function formState(form) {
+    return Array.prototype.map.call(form.elements, function (el) {
+      return el.name + "=" + (el.type === "checkbox" ? el.checked : el.value);
+    }).join("&");
+  }
+
+  function updateRules(form) {
+    var complete = true;
+    form.querySelectorAll("[data-rule-row]").forEach(function (row) {
+      var project = row.querySelector("[data-rule-project]");
+      var blank = !project.value.trim();
+      row.querySelector("[data-project-warning]").hidden = !blank;
+      if (blank && row.querySelector("[data-rule-enabled]").checked) complete = false;
+    });
+    var save = form.querySelector("[data-rules-save]");
+    if (save) save.disabled = !complete || formState(form) === form.getAttribute("data-initial");
+  }
+
+  function enhance(root) {
+    root.querySelectorAll("[data-picker]").forEach(updatePicker);
+    root.querySelectorAll("[data-rules-form]").forEach(function (form) {
+      form.setAttribute("data-initial", formState(form));
+      updateRules(form);
+    });
+  }
+
+  ["change", "input"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var picker = event.target.closest && event.target.closest("[data-picker]");
+      if (picker) updatePicker(picker);
+      var rules = event.target.closest && event.target.closest("[data-rules-form]");
+      if (rules) updateRules(rules);
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { process(document); enhance(document); });
 })();

@@ -1,0 +1,138 @@
+"""A violation as a Jira issue: summary, ADF description, labels and the dedupe property. Pure.
+
+ADF rules that matter here (adf-schema v1): text nodes must be non-empty; text inside a codeBlock
+carries no marks; a listItem starts with a paragraph. Jira refuses descriptions whose serialized
+JSON exceeds 32,767 characters, so the document is shrunk (fewer pages, samples, shorter snippets)
+until it fits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SUMMARY_LIMIT = 255
+DESCRIPTION_LIMIT = 32_767
+BUDGET = 30_000  # headroom under Jira's limit
+PROPERTY_KEY = "allyproof"
+IMPACT_WORDS = {"critical": "Critical", "serious": "Serious", "moderate": "Moderate", "minor": "Minor"}
+
+
+@dataclass(frozen=True)
+class IssueInput:
+    rule_id: str
+    impact: str
+    help: str
+    description: str
+    help_url: str
+    criteria: tuple[str, ...]
+    levels: tuple[str, ...]
+    site_name: str
+    site_url: str
+    pages: tuple[str, ...]
+    page_count: int
+    element_count: int
+    samples: tuple[dict[str, Any], ...]
+    violation_url: str
+    dedupe_key: str
+
+
+def _text(value: str, *marks: dict[str, Any]) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "text", "text": value}
+    if marks:
+        node["marks"] = list(marks)
+    return node
+
+
+def _link(value: str, href: str) -> dict[str, Any]:
+    return _text(value, {"type": "link", "attrs": {"href": href}})
+
+
+def _para(*content: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "paragraph", "content": [c for c in content if c.get("text", "x")]}
+
+
+def _heading(value: str, level: int = 3) -> dict[str, Any]:
+    return {"type": "heading", "attrs": {"level": level}, "content": [_text(value)]}
+
+
+def _bullets(items: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"type": "bulletList", "content": [{"type": "listItem", "content": [_para(*i)]} for i in items]}
+
+
+def _code(value: str) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "codeBlock", "attrs": {"language": "html"}}
+    if value:
+        node["content"] = [_text(value)]
+    return node
+
+
+def _target(target: Any) -> str:
+    parts = []
+    for level in target or []:
+        parts.append(" >> ".join(map(str, level)) if isinstance(level, list) else str(level))
+    return " >>> ".join(parts) or "(no selector)"
+
+
+def summary(item: IssueInput) -> str:
+    text = f"[{IMPACT_WORDS.get(item.impact, item.impact)}] {item.help} — {item.site_name}"
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+
+
+def _document(item: IssueInput, *, page_cap: int, sample_cap: int, snippet_cap: int) -> dict[str, Any]:
+    wcag = ", ".join([*item.levels, *(f"SC {c}" for c in item.criteria)]) or "Best practice (not a WCAG failure)"
+    content: list[dict[str, Any]] = [
+        _para(_text("Impact: ", {"type": "strong"}), _text(IMPACT_WORDS.get(item.impact, item.impact))),
+        _para(_text("WCAG: ", {"type": "strong"}), _text(wcag)),
+        _para(_text("Rule: ", {"type": "strong"}), _text(item.rule_id, {"type": "code"})),
+        _heading("What the rule checks"),
+        _para(_text(item.description or item.help)),
+        _heading("How to fix"),
+        _para(_text(item.help + ". "), *([_link("Guidance from Deque University", item.help_url)] if item.help_url else [])),
+        _heading(f"Affected pages ({item.page_count})"),
+    ]
+    pages = list(item.pages[:page_cap])
+    if pages:
+        content.append(_bullets([[_link(url, url) if url.startswith(("http://", "https://")) else _text(url)] for url in pages]))
+    if item.page_count > len(pages):
+        content.append(_para(_text(f"and {item.page_count - len(pages)} more")))
+    samples = item.samples[:sample_cap]
+    if samples:
+        content.append(_heading(f"Sample elements ({len(samples)} of {item.element_count})"))
+    for sample in samples:
+        content.append(_para(_text("Target: ", {"type": "strong"}), _text(_target(sample.get("target")), {"type": "code"})))
+        content.append(_code(str(sample.get("html", ""))[:snippet_cap]))
+        summary_text = str(sample.get("failure_summary", "")).strip()
+        if summary_text:
+            content.append(_para(_text(summary_text[:snippet_cap])))
+    content.append({"type": "rule"})
+    content.append(_para(_text("Found by AllyProof. "), _link("Open this violation in AllyProof", item.violation_url)))
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def description(item: IssueInput) -> dict[str, Any]:
+    """The richest document that fits Jira's limit."""
+    for page_cap, sample_cap, snippet_cap in ((50, 5, 1500), (25, 3, 600), (10, 2, 300), (5, 1, 200), (0, 0, 100)):
+        doc = _document(item, page_cap=page_cap, sample_cap=sample_cap, snippet_cap=snippet_cap)
+        if len(json.dumps(doc, ensure_ascii=False)) <= BUDGET:
+            return doc
+    raise ValueError("the issue description cannot be made small enough")  # unreachable with a 255-char help
+
+
+def labels(label: str) -> list[str]:
+    return ["allyproof", "accessibility", label]
+
+
+def issue_body(item: IssueInput, *, project_key: str, issue_type_id: str, label: str) -> dict[str, Any]:
+    return {
+        "fields": {
+            "project": {"key": project_key},
+            "issuetype": {"id": issue_type_id},
+            "summary": summary(item),
+            "description": description(item),
+            "labels": labels(label),
+        },
+        "properties": [{"key": PROPERTY_KEY, "value": {"dedupeKey": item.dedupe_key, "rule": item.rule_id,
+                                                        "site": item.site_url, "violation": item.violation_url}}],
+    }

@@ -1,0 +1,196 @@
+"""Push jobs: bulk, picked and auto pushes as a job row with one item per violation (DESIGN §8).
+
+Huey deletes a task before running it, so a crash would lose it: the job's state lives in these
+rows, the runner claims a job with a heartbeat, and a periodic sweeper re-enqueues jobs whose
+heartbeat went stale. Re-running a job is safe: finished items are skipped and every push goes
+through the exactly-once reservation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from allyproof.core import clock
+from allyproof.monitoring.models import Site, Violation
+
+from . import pacing
+from .connection import connection_current
+from .errors import (
+    JiraAuthError,
+    JiraError,
+    JiraNotFound,
+    JiraRateLimited,
+    JiraValidationError,
+    NeedsReconnect,
+    NotConnected,
+)
+from .models import JiraConnection, PushJob, PushJobItem
+from .push import PushInProgress, PushRefused, violation_push
+
+log = logging.getLogger(__name__)
+HEARTBEAT_STALE = dt.timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+FINAL = (JiraValidationError, JiraAuthError, JiraNotFound)
+
+
+def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Atlassian's advice without Retry-After: 2 s, doubling, ×0.7–1.3 jitter, capped."""
+    return min(60.0, 2.0 * 2 ** (attempt - 1)) * (0.7 + 0.6 * rand())
+
+
+def push_job_create(*, site: Site, violations: Iterable[Violation], kind: str, project_key: str, by=None,
+                    enqueue: bool = True) -> PushJob:
+    with transaction.atomic():
+        job = PushJob.objects.create(organization_id=site.organization_id, site=site, kind=kind,
+                                     project_key=project_key, created_by=by, created_at=clock.now())
+        PushJobItem.objects.bulk_create(
+            [PushJobItem(job=job, violation=v, position=i) for i, v in enumerate(violations)]
+        )
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from .tasks import run_push_job
+
+    run_push_job(job_id)
+
+
+def _claim(job_id: int) -> bool:
+    """Only one runner per job: a queued job, or a running one whose runner stopped beating."""
+    now = clock.now()
+    return bool(
+        PushJob.objects.filter(pk=job_id)
+        .filter(Q(status=PushJob.Status.QUEUED) | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE))
+        .update(status=PushJob.Status.RUNNING, heartbeat_at=now, started_at=now)
+    )
+
+
+def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str = "") -> None:
+    item.status, item.issue_key, item.reason, item.updated_at = status, key, reason[:300], clock.now()
+    item.save(update_fields=["status", "issue_key", "reason", "updated_at"])
+
+
+def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
+    item.attempts += 1
+    if item.attempts >= MAX_ATTEMPTS:
+        _finish_item(item, PushJobItem.Status.FAILED, reason=f"{reason} (gave up after {item.attempts} attempts)")
+        return
+    item.not_before, item.reason, item.updated_at = clock.now() + dt.timedelta(seconds=seconds), reason[:300], clock.now()
+    item.save(update_fields=["attempts", "not_before", "reason", "updated_at"])
+
+
+def _stop(job: PushJob, reason: str) -> None:
+    job.items.filter(status=PushJobItem.Status.PENDING).update(
+        status=PushJobItem.Status.FAILED, reason=reason[:300], updated_at=clock.now())
+    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.CANCELLED, cancel_reason=reason[:200],
+                                             finished_at=clock.now())
+
+
+def push_job_run(
+    *, job_id: int, client_for: Callable[[JiraConnection], object], violation_url: Callable[[Violation], str],
+    gate: pacing.Gate | None = None, sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> PushJob | None:
+    if not _claim(job_id):
+        return None
+    job = PushJob.objects.select_related("site").get(pk=job_id)
+    gate = gate or pacing.default_gate()
+    while True:
+        job.refresh_from_db(fields=["status"])
+        if job.status == PushJob.Status.CANCELLED:
+            return job
+        connection = connection_current(organization=job.site.organization)
+        if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+            why = "the Jira connection needs reconnecting" if connection else "Jira was disconnected"
+            _stop(job, f"Stopped: {why}.")
+            return job
+        pending = list(job.items.filter(status=PushJobItem.Status.PENDING).select_related("violation__site")[:50])
+        if not pending:
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now())
+            log.info("jira.job.completed job=%s", job.pk)
+            return job
+        now = clock.now()
+        due = [i for i in pending if i.not_before is None or i.not_before <= now]
+        if not due:
+            sleep(min(5.0, max(0.05, (min(i.not_before for i in pending) - now).total_seconds())))
+            continue
+        item = due[0]
+        client = client_for(connection)
+        _run_item(item, connection=connection, client=client, job=job, gate=gate, sleep=sleep, rand=rand,
+                  violation_url=violation_url)
+        PushJob.objects.filter(pk=job.pk).update(heartbeat_at=clock.now())
+
+
+def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url) -> None:
+    violation = item.violation
+    try:
+        result = violation_push(violation=violation, connection=connection, client=client,
+                                violation_url=violation_url(violation), by=job.created_by, sleep=sleep)
+    except PushRefused as refused:
+        _finish_item(item, PushJobItem.Status.SKIPPED, reason=str(refused))
+    except PushInProgress as busy:
+        _defer(item, 5.0, str(busy))
+    except JiraRateLimited as limited:
+        wait = limited.retry_after if limited.retry_after is not None else backoff(item.attempts + 1, rand)
+        gate.pause(connection.cloud_id, wait, limited.reason)  # every process slows down, not just this one
+        _defer(item, wait, f"Jira rate limit ({limited.reason}); retrying")
+    except FINAL as final:
+        _finish_item(item, PushJobItem.Status.FAILED, reason=str(final))
+    except (NeedsReconnect, NotConnected):
+        return  # the loop stops the job on its next turn
+    except JiraError as transient:  # transient or unknown outcome: retry later, searching first if unsure
+        _defer(item, backoff(item.attempts + 1, rand), str(transient))
+    else:
+        if result.created:
+            _finish_item(item, PushJobItem.Status.PUSHED, key=result.link.issue_key)
+        else:
+            _finish_item(item, PushJobItem.Status.SKIPPED, key=result.link.issue_key,
+                         reason=f"Already in Jira as {result.link.issue_key}.")
+
+
+def push_job_retry_failed(*, job: PushJob) -> int:
+    with transaction.atomic():
+        count = job.items.filter(status=PushJobItem.Status.FAILED).update(
+            status=PushJobItem.Status.PENDING, attempts=0, not_before=None, reason="")
+        if count:
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.QUEUED, finished_at=None, cancel_reason="")
+            transaction.on_commit(lambda: _enqueue(job.pk))
+    return count
+
+
+def push_jobs_cancel(connection: JiraConnection) -> None:
+    """Disconnect: queued and running jobs stop at their next item (called inside its transaction)."""
+    jobs = PushJob.objects.filter(organization_id=connection.organization_id,
+                                  status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING])
+    for job in jobs:
+        _stop(job, "Stopped: Jira was disconnected.")
+
+
+def push_jobs_sweep(*, now: dt.datetime | None = None) -> list[int]:
+    """Jobs whose runner died (stale heartbeat) or whose enqueue was lost: enqueue them again."""
+    now = now or clock.now()
+    stale = PushJob.objects.filter(
+        Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE)
+        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - HEARTBEAT_STALE)
+    ).values_list("pk", flat=True)
+    ids = list(stale)
+    for job_id in ids:
+        log.warning("jira.job.resumed job=%s", job_id)
+        _enqueue(job_id)
+    return ids
+
+
+def job_progress(job: PushJob) -> dict[str, int]:
+    counts = dict(job.items.values_list("status").annotate(n=Count("id")))
+    total = sum(counts.values())
+    done = total - counts.get(PushJobItem.Status.PENDING, 0)
+    return {"total": total, "done": done, **{s: counts.get(s, 0) for s in PushJobItem.Status.values}}

@@ -1,0 +1,162 @@
+"""Pushing from the pages: the violation's button, the site's bulk push and picker, sync rules.
+
+Views stay thin: check access, call one service, render a fragment (for our htmx-style requests)
+or redirect with a message (without JavaScript).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.monitoring.selectors import site_get, violation_get
+
+from . import jobs, pacing, push, rules, selectors, webhooks
+from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
+from .gateway import client_for
+from .models import JiraConnection, PushJob
+from .views import integrations_context
+
+REQUEST_MAX_WAIT = 2.0  # a person is waiting: anything slower becomes a background job
+
+
+def _button(request, violation, status=200):
+    return render(request, "jira/_push_button.html", selectors.violation_button(violation=violation), status=status)
+
+
+@require_POST
+@member_required
+def violation_push(request, site_id: int, violation_id: int):
+    violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
+    connection = selectors.connection_current(organization=violation.site.organization)
+    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+        return _refused(request, violation, selectors.violation_button(violation=violation)["reason"])
+    try:
+        result = push.violation_push(
+            violation=violation, connection=connection, client=client_for(connection, max_wait=REQUEST_MAX_WAIT),
+            violation_url=push.absolute_violation_url(violation), by=request.user, search_waits=(1.0,),
+        )
+    except push.PushRefused as refused:
+        return _refused(request, violation, str(refused))
+    except push.PushInProgress:
+        pass  # the button shows "being pushed" and polls
+    except (pacing.GateBusy, JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
+        rule = violation.site.jira_rule
+        jobs.push_job_create(site=violation.site, violations=[violation], kind=PushJob.Kind.SINGLE,
+                             project_key=rule.project_key, by=request.user)
+        messages.info(request, "Jira is slow to answer right now; the push continues in the background.")
+    except JiraError as problem:
+        return _refused(request, violation, f"Jira refused the push: {problem}")
+    else:
+        verb = "Created" if result.created else "Already in Jira as"
+        messages.success(request, f"{verb} {result.link.issue_key}.")
+    if request.htmx:
+        return _button(request, violation)
+    return redirect("violation_detail", site_id=site_id, violation_id=violation.pk)
+
+
+def _refused(request, violation, reason):
+    if request.htmx:
+        messages.error(request, reason)
+        return _button(request, violation, status=409)
+    messages.error(request, reason)
+    return redirect("violation_detail", site_id=violation.site_id, violation_id=violation.pk)
+
+
+@member_required
+def violation_button(request, site_id: int, violation_id: int):
+    violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
+    return _button(request, violation)
+
+
+@require_POST
+@member_required
+def site_push(request, site_id: int):
+    site = site_get(organization=request.membership.organization, site_id=site_id)
+    block = selectors.site_block(site=site)
+    if block["reason"]:
+        messages.error(request, block["reason"])
+    elif block.get("job"):
+        messages.info(request, "A push for this site is already running.")
+    else:
+        ready = {v.pk: v for v in block["ready"]}
+        if request.POST.get("mode") == "picked":
+            picked = _ids(request.POST.getlist("violation"))
+            chosen = [ready[i] for i in picked if i in ready]
+            skipped = len(picked) - len(chosen)
+        else:
+            chosen, skipped = list(ready.values()), 0
+        if chosen:
+            jobs.push_job_create(site=site, violations=chosen, kind=PushJob.Kind.PICKED if request.POST.get("mode") == "picked"
+                                 else PushJob.Kind.BULK, project_key=block["project_key"], by=request.user)
+            messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to {block['project_key']}.")
+        if skipped:
+            messages.warning(request, f"Skipped {skipped} chosen violation{'s' if skipped != 1 else ''}: already linked, "
+                             "no longer matching this site's sync rules, or not this site's. Reload to see the current list.")
+        if not chosen and not skipped:
+            messages.info(request, "Nothing to push.")
+    if request.htmx:
+        return render(request, "jira/_site_block.html", selectors.site_block(site=site))
+    return redirect("site_detail", site_id=site.pk)
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@member_required
+def site_block(request, site_id: int):
+    site = site_get(organization=request.membership.organization, site_id=site_id)
+    watched = request.GET.get("watch", "")
+    if watched.isdigit():
+        job = PushJob.objects.filter(pk=int(watched), site=site).first()
+        if job is not None and job.status not in (PushJob.Status.QUEUED, PushJob.Status.RUNNING):
+            response = HttpResponse(status=204)
+            response["HX-Refresh"] = "true"  # the whole page changed (links, counts, table)
+            return response
+    return render(request, "jira/_site_block.html", selectors.site_block(site=site))
+
+
+@require_POST
+@member_required
+def job_retry(request, site_id: int, job_id: int):
+    site = site_get(organization=request.membership.organization, site_id=site_id)
+    job = PushJob.objects.filter(pk=job_id, site=site).first()
+    if job is None:
+        raise Http404("No such job.")
+    count = jobs.push_job_retry_failed(job=job)
+    messages.success(request, f"Retrying {count} failed push{'es' if count != 1 else ''}.")
+    return redirect("site_detail", site_id=site.pk)
+
+
+@require_POST
+@admin_required
+def rules_save(request):
+    organization = request.membership.organization
+    connection = selectors.connection_current(organization=organization)
+    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+        messages.error(request, "Connect Jira before configuring sync rules.")
+        return redirect("integrations")
+    inputs = [rules.RuleInput(
+        site_id=int(site_id), enabled=request.POST.get(f"site-{site_id}-enabled") == "on",
+        project_key=request.POST.get(f"site-{site_id}-project", "").strip(),
+        severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
+        issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
+        auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
+    ) for site_id in _ids(request.POST.getlist("site"))]
+    client = client_for(connection)
+    result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)
+    if not result.ok:
+        context = integrations_context(request, rule_errors=result.errors, posted=inputs)
+        messages.error(request, "Nothing was saved: fix the rows marked below.")
+        return render(request, "jira/integrations.html", context, status=400)
+    messages.success(request, "Sync rules saved.")
+    if result.projects_changed:
+        try:
+            webhooks.webhook_sync(connection=connection, client=client)
+        except JiraError as problem:
+            messages.warning(request, f"Saved, but registering for status updates failed: {problem}. We'll retry.")
+    return redirect("integrations")

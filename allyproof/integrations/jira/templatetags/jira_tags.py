@@ -1,0 +1,16 @@
+from django import template
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("jira/_site_block.html", takes_context=True)
+def jira_site_block(context, site):
+    return {**selectors.site_block(site=site), "request": context["request"], "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag("jira/_push_button.html", takes_context=True)
+def jira_push_button(context, violation):
+    return {**selectors.violation_button(violation=violation), "request": context["request"],
+            "csrf_token": context.get("csrf_token")}
