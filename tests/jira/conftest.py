@@ -64,3 +64,44 @@ def query(url: str) -> dict[str, str]:
 def connected(client, admin_user, sandbox, site):
     client.force_login(admin_user)
     return connect(client, sandbox)
+
+
+@pytest.fixture
+def rules_for(connected):
+    """Saves sync rules through the real service (so issue types are checked against Jira)."""
+    from allyproof.integrations.jira import rules
+    from allyproof.integrations.jira.gateway import client_for
+
+    def _save(site, key="ACME", severities=("critical", "serious", "moderate", "minor"), enabled=True,
+              auto_push=False, issue_type=""):
+        result = rules.rules_save(
+            connection=connected, by=None, client=client_for(connected),
+            inputs=[rules.RuleInput(site_id=site.pk, enabled=enabled, project_key=key, severities=frozenset(severities),
+                                    issue_type=issue_type, auto_push=auto_push)])
+        assert result.ok, result.errors
+        return site.jira_rule
+
+    return _save
+
+
+@pytest.fixture
+def acme(site, rules_for):
+    """ACME Dental with its real scan, routed to ACME with every severity."""
+    from tests import factories
+
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+    rules_for(site)
+    return site
+
+
+class NoGate:
+    """Pacing off (tests and the overhead benchmark); records what it was asked."""
+
+    def __init__(self):
+        self.waits, self.pauses = [], []
+
+    def wait(self, site, max_wait=None):
+        self.waits.append(site)
+
+    def pause(self, site, seconds, reason):
+        self.pauses.append((site, seconds, reason))

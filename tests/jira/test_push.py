@@ -1,0 +1,172 @@
+"""Exactly one Jira issue per violation, whatever fails (DESIGN §8), against the sandbox."""
+
+import threading
+
+import pytest
+from django.db import connection as db_connection
+
+from allyproof.integrations.jira import push
+from allyproof.integrations.jira.errors import JiraRateLimited, JiraUnknownOutcome, JiraValidationError
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraLink, OutboundWrite
+from tests.jira.conftest import NoGate
+from tests.services import require_postgres
+
+
+def do_push(violation, connection, sandbox, **kwargs):
+    return push.violation_push(
+        violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
+        violation_url=push.absolute_violation_url(violation), sleep=sandbox.clock.advance, **kwargs)
+
+
+def issues_labelled(sandbox, label):
+    return [i for i in sandbox.issues(None) if label in i["fields"]["labels"]]
+
+
+def creates(sandbox):
+    return [r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/rest/api/3/issue")]
+
+
+@pytest.fixture
+def violation(acme):
+    return acme.violations.get(rule_id="image-alt")
+
+
+def test_push_creates_one_issue_with_label_property_and_link(violation, connected, sandbox):
+    result = do_push(violation, connected, sandbox)
+    assert result.created
+    link = result.link
+    assert link.status == JiraLink.Status.LINKED and link.issue_key == "ACME-1"
+    assert link.issue_url == "https://demo-agency.atlassian.net/browse/ACME-1"
+    issue = sandbox.get_issue(None, "ACME-1")
+    assert link.label in issue["fields"]["labels"]
+    assert issue["fields"]["issuetype"]["name"] == "Bug"  # the project has Bug: the default
+    assert issue["fields"]["summary"] == "[Critical] Images must have alternative text — ACME Dental"
+    assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
+
+
+def test_repush_returns_the_same_key_without_calling_jira(violation, connected, sandbox):
+    first = do_push(violation, connected, sandbox)
+    before = len(sandbox.requests)
+    again = do_push(violation, connected, sandbox)
+    assert again.link.issue_key == first.link.issue_key and not again.created
+    assert len(sandbox.requests) == before
+
+
+def test_a_lost_create_response_is_found_by_label_not_created_twice(violation, connected, sandbox):
+    sandbox.clock.freeze()
+    sandbox.cfg.timing.index_delay = 2.5  # search only sees the issue after Jira's indexing lag
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    result = do_push(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1"
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
+    assert len(creates(sandbox)) == 1
+
+
+@pytest.mark.parametrize("fault", [{"kind": "timeout"}, {"kind": "error", "status": 500}, {"kind": "reset"}])
+def test_unknown_outcome_searches_then_retries_once(violation, connected, sandbox, fault):
+    sandbox.clock.freeze()
+    sandbox.faults.add(method="POST", path=r"/rest/api/3/issue$", **fault)
+    with pytest.raises(JiraUnknownOutcome):
+        do_push(violation, connected, sandbox)
+    link = JiraLink.objects.get(violation=violation)
+    assert link.outcome_unknown and link.status == JiraLink.Status.CREATING and not link.claim
+    result = do_push(violation, connected, sandbox)  # searches by label first, finds nothing, creates
+    assert result.created and len(issues_labelled(sandbox, result.link.label)) == 1
+    searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
+    assert searches and sandbox.requests.index(searches[-1]) < sandbox.requests.index(creates(sandbox)[-1])
+
+
+def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, connected, sandbox):
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    from allyproof.core import clock
+
+    stale = clock.now().replace(year=2020)
+    link = JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                                   cloud_id=connected.cloud_id, dedupe_key=key, project_key="ACME",
+                                   created_at=stale, claim="dead-worker", claimed_at=stale, outcome_unknown=True)
+    sandbox.create_issue(None, "ACME", "made before the crash", "Bug", labels=[link.label])
+    result = do_push(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1"
+    assert not creates(sandbox)
+
+
+def test_a_fresh_reservation_held_elsewhere_is_in_progress(violation, connected, sandbox):
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    from allyproof.core import clock
+
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                            dedupe_key=key, project_key="ACME", created_at=clock.now(), claim="other",
+                            claimed_at=clock.now())
+    with pytest.raises(push.PushInProgress):
+        do_push(violation, connected, sandbox)
+    assert not creates(sandbox)
+
+
+def test_a_required_field_added_in_jira_is_a_validation_error_naming_it(violation, connected, sandbox):
+    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10050", "Customer", has_default=False)
+    with pytest.raises(JiraValidationError) as caught:
+        do_push(violation, connected, sandbox)
+    assert "customfield_10050" in caught.value.errors
+    assert not JiraLink.objects.exists()  # nothing created: the reservation is released
+    assert len(creates(sandbox)) == 1  # and not retried
+
+
+def test_rate_limited_create_carries_reason_and_retry_after(violation, connected, sandbox):
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$", reason="jira-burst-based",
+                       retry_after=7)
+    with pytest.raises(JiraRateLimited) as caught:
+        do_push(violation, connected, sandbox)
+    assert (caught.value.reason, caught.value.retry_after) == ("jira-burst-based", 7)
+    assert not JiraLink.objects.exists()
+    assert do_push(violation, connected, sandbox).created
+
+
+def test_refused_by_the_gates(violation, connected, sandbox, rules_for, acme):
+    rules_for(acme, severities=("minor",))
+    with pytest.raises(push.PushRefused, match="Critical violations are below this site's threshold"):
+        do_push(violation, connected, sandbox)
+    assert not creates(sandbox)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_pushes_make_one_issue(client, admin_user, sandbox, site, rules_for_tx):
+    require_postgres()
+    violation, connection = rules_for_tx
+    barrier, outcomes = threading.Barrier(20), []
+
+    def worker():
+        try:
+            barrier.wait()
+            outcomes.append(do_push(violation, connection, sandbox).link.issue_key)
+        except push.PushInProgress:
+            outcomes.append("in progress")
+        except Exception as error:  # noqa: BLE001 - reported below
+            outcomes.append(repr(error))
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(outcomes) <= {"ACME-1", "in progress"}, outcomes
+    assert len(creates(sandbox)) == 1
+    assert JiraLink.objects.get(violation=violation).issue_key == "ACME-1"
+
+
+@pytest.fixture
+def rules_for_tx(client, admin_user, sandbox, site):
+    from tests import factories
+    from tests.jira.conftest import connect
+
+    client.force_login(admin_user)
+    connection = connect(client, sandbox)
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+    from allyproof.integrations.jira import rules
+
+    rules.rules_save(connection=connection, by=None, client=client_for(connection),
+                     inputs=[rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME",
+                                             severities=frozenset({"critical"}), issue_type="", auto_push=False)])
+    return site.violations.get(rule_id="image-alt"), connection
