@@ -1,24 +1,32 @@
-"""The one clock seam: aware UTC only. Tests move time with `frozen`, never by patching."""
+"""The one clock seam: aware UTC only. Tests move time with `frozen` or `follow`, never by patching."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 
-_frozen: dt.datetime | None = None
+_source: Callable[[], dt.datetime] | None = None
 
 
 def now() -> dt.datetime:
-    return _frozen or dt.datetime.now(dt.UTC)
+    return _source() if _source is not None else dt.datetime.now(dt.UTC)
+
+
+@contextlib.contextmanager
+def follow(source: Callable[[], dt.datetime]):
+    """Read the time from `source` (e.g. the Jira sandbox's controllable clock) inside the block."""
+    global _source
+    previous, _source = _source, source
+    try:
+        yield
+    finally:
+        _source = previous
 
 
 @contextlib.contextmanager
 def frozen(at: dt.datetime):
-    global _frozen
     if at.tzinfo is None:
         raise ValueError("clock.frozen needs an aware datetime")
-    previous, _frozen = _frozen, at
-    try:
+    with follow(lambda: at):
         yield
-    finally:
-        _frozen = previous

@@ -1,0 +1,174 @@
+"""Push jobs: items, pacing and rate limits reason by reason, retries, cancellation, resumption."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from allyproof.core import clock
+from allyproof.integrations.jira import jobs, pacing, push
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
+from tests.jira.conftest import NoGate
+
+
+def run(job, sandbox, gate=None):
+    gate = gate or NoGate()
+    return jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                             violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                             rand=lambda: 0.5)
+
+
+def make_job(site, violations=None, kind=PushJob.Kind.BULK):
+    violations = list(violations if violations is not None else site.violations.order_by("rule_id"))
+    return jobs.push_job_create(site=site, violations=violations, kind=kind, project_key="ACME", enqueue=False)
+
+
+def item_states(job):
+    return list(job.items.values_list("violation__rule_id", "status", "issue_key", "reason"))
+
+
+@pytest.fixture(autouse=True)
+def one_clock(sandbox):
+    """AllyProof and the sandbox share one frozen clock; sleeping advances it."""
+    sandbox.clock.freeze()
+    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
+        yield
+
+
+def test_bulk_job_pushes_every_item_once(acme, sandbox):
+    job = make_job(acme)
+    run(job, sandbox)
+    job.refresh_from_db()
+    assert job.status == PushJob.Status.COMPLETED and job.finished_at
+    assert set(job.items.values_list("status", flat=True)) == {PushJobItem.Status.PUSHED}
+    assert len(sandbox.issues(None)) == acme.violations.count()
+    assert JiraLink.objects.filter(status="linked").count() == acme.violations.count()
+    assert jobs.job_progress(job)["done"] == jobs.job_progress(job)["total"] == acme.violations.count()
+
+
+def test_already_linked_and_excluded_items_are_skipped_with_reasons(acme, sandbox, rules_for):
+    image_alt = acme.violations.get(rule_id="image-alt")
+    run(make_job(acme, [image_alt]), sandbox)
+    rules_for(acme, severities=("critical",))  # rules tightened after the tab was opened
+    minor = acme.violations.filter(impact="minor").first()
+    job = make_job(acme, [image_alt, minor])
+    run(job, sandbox)
+    states = dict((rule, (status, reason)) for rule, status, _, reason in item_states(job))
+    assert states["image-alt"] == ("skipped", "Already in Jira as ACME-1.")
+    assert states[minor.rule_id][0] == "skipped" and "below this site's threshold" in states[minor.rule_id][1]
+
+
+@pytest.mark.parametrize(
+    ("reason", "paused_key"),
+    [
+        ("jira-quota-global-based", pacing.GLOBAL),
+        ("jira-quota-tenant-based", "site"),
+        ("jira-burst-based", "site"),
+        ("jira-per-issue-on-write", "site"),
+    ],
+)
+def test_each_rate_limit_reason_pauses_the_right_scope_and_retries(acme, sandbox, connected, reason, paused_key):
+    violation = acme.violations.get(rule_id="image-alt")
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$", reason=reason, retry_after=30)
+    gate = pacing.DatabaseGate(interval=0, clock=sandbox.clock.now, sleep=sandbox.clock.advance)
+    job = make_job(acme, [violation])
+    run(job, sandbox, gate=gate)
+    key = connected.cloud_id if paused_key == "site" else pacing.GLOBAL
+    paused = PacingGate.objects.get(key=key)
+    assert paused.pause_reason == reason and paused.paused_until >= sandbox.clock.now() - 1
+    other = pacing.GLOBAL if paused_key == "site" else connected.cloud_id
+    assert not PacingGate.objects.filter(key=other, pause_reason=reason).exists()
+    [state] = item_states(job)
+    assert state[1] == "pushed"  # retried after the pause
+    creates = [r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/issue")]
+    assert [r.status for r in creates] == [429, 201]
+    assert creates[1].time - creates[0].time >= 30  # Retry-After honoured (sandbox clock)
+
+
+def test_without_retry_after_the_backoff_is_atlassians(acme, sandbox):
+    assert [round(jobs.backoff(n, rand=lambda: 0.5), 2) for n in (1, 2, 3, 4, 6, 9)] == [2.0, 4.0, 8.0, 16.0, 60.0, 60.0]
+    assert jobs.backoff(1, rand=lambda: 0.0) == pytest.approx(1.4) and jobs.backoff(1, rand=lambda: 1.0) == pytest.approx(2.6)
+
+
+def test_a_500_is_retried_and_still_makes_one_issue(acme, sandbox):
+    violation = acme.violations.get(rule_id="image-alt")
+    sandbox.faults.add(kind="error", status=500, method="POST", path=r"/rest/api/3/issue$")
+    job = make_job(acme, [violation])
+    run(job, sandbox)
+    assert item_states(job)[0][1:3] == ("pushed", "ACME-1")
+    assert len(sandbox.issues(None)) == 1
+
+
+def test_a_validation_error_fails_the_item_naming_the_field_without_retrying(acme, sandbox):
+    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10050", "Customer", has_default=False)
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    run(job, sandbox)
+    [(_, status, _, reason)] = item_states(job)
+    assert status == "failed" and "customfield_10050" in reason
+    assert len([r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/issue")]) == 1
+
+
+def test_transient_failures_give_up_after_max_attempts(acme, sandbox):
+    sandbox.faults.add(kind="error", status=503, method="GET", path="/search/jql", count=50)
+    sandbox.faults.add(kind="error", status=503, method="POST", path=r"/rest/api/3/issue$", count=50)
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    run(job, sandbox)
+    [(_, status, _, reason)] = item_states(job)
+    assert status == "failed" and "gave up after 6 attempts" in reason
+    assert PushJob.objects.get(pk=job.pk).status == PushJob.Status.COMPLETED
+
+
+def test_retry_failed_pushes_what_failed(acme, sandbox, client, member_user):
+    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10050", "Customer", has_default=False)
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    run(job, sandbox)
+    sandbox.clear_required_fields(None, "ACME")
+    client.force_login(member_user)
+    response = client.post(reverse("jira_job_retry", args=[acme.pk, job.pk]))
+    assert response.status_code == 302
+    run(job, sandbox)
+    assert item_states(job)[0][1:3] == ("pushed", "ACME-1")
+
+
+def test_disconnect_stops_a_job_at_its_next_item(acme, sandbox, connected, admin_user, client):
+    job = make_job(acme)
+    client.post(reverse("jira_disconnect"))
+    assert PushJob.objects.get(pk=job.pk).status == PushJob.Status.CANCELLED
+    assert run(job, sandbox) is None  # cancelled jobs are not claimed
+    assert not sandbox.issues(None)
+    assert set(job.items.values_list("reason", flat=True)) == {"Stopped: Jira was disconnected."}
+
+
+def test_needs_reconnect_stops_the_job(acme, sandbox, connected):
+    job = make_job(acme)
+    type(connected).objects.filter(pk=connected.pk).update(status="needs_reconnect")
+    run(job, sandbox)
+    job.refresh_from_db()
+    assert job.status == PushJob.Status.CANCELLED and "needs reconnecting" in job.cancel_reason
+
+
+def test_sweeper_resumes_stale_jobs_only(acme, sandbox):
+    running_dead = make_job(acme, [])
+    PushJob.objects.filter(pk=running_dead.pk).update(status="running", heartbeat_at=clock.now() - dt.timedelta(minutes=5))
+    running_alive = make_job(acme, [])
+    PushJob.objects.filter(pk=running_alive.pk).update(status="running", heartbeat_at=clock.now())
+    lost_enqueue = make_job(acme, [])
+    PushJob.objects.filter(pk=lost_enqueue.pk).update(created_at=clock.now() - dt.timedelta(minutes=5))
+    fresh = make_job(acme, [])
+    enqueued = []
+    from allyproof.integrations.jira import jobs as jobs_module
+
+    original, jobs_module._enqueue = jobs_module._enqueue, enqueued.append
+    try:
+        resumed = jobs.push_jobs_sweep()
+    finally:
+        jobs_module._enqueue = original
+    assert sorted(resumed) == sorted(enqueued) == sorted([running_dead.pk, lost_enqueue.pk])
+    assert fresh.pk not in resumed
+
+
+def test_a_running_job_is_not_claimed_twice(acme, sandbox):
+    job = make_job(acme, [])
+    PushJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=clock.now())
+    assert run(job, sandbox) is None
