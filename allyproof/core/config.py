@@ -44,6 +44,7 @@ class Config:
     atlassian_auth_url: str
     atlassian_api_url: str
     jira_push_interval_ms: int
+    jira_job_stale_seconds: int
     max_upload_bytes: int
     notes: list[str] = field(default_factory=list)
 
@@ -159,6 +160,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         atlassian_auth_url=_url(env, "ATLASSIAN_AUTH_URL", ATLASSIAN_AUTH_URL, problems),
         atlassian_api_url=_url(env, "ATLASSIAN_API_URL", ATLASSIAN_API_URL, problems),
         jira_push_interval_ms=_int(env, "JIRA_PUSH_INTERVAL_MS", 150, problems),
+        jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
         notes=notes,
     )

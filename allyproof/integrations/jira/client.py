@@ -127,10 +127,17 @@ def error_for(response: httpx.Response, *, idempotent: bool) -> JiraError:
     )
 
 
-def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool) -> httpx.Response:
-    """Sends one request; returns a 2xx response or raises a JiraError."""
+def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool,
+         before_send: Callable[[], None] | None = None) -> httpx.Response:
+    """Sends one request; returns a 2xx response or raises a JiraError.
+
+    `before_send` (the pacing gate) runs after the HTTP client is ready, right before the request
+    leaves, so the spacing Jira sees is the spacing the gate decided."""
+    http = _http()
+    if before_send is not None:
+        before_send()
     try:
-        response = request(_http())
+        response = request(http)
     except httpx.ConnectError as error:
         # Nothing reached Jira: safe to repeat whatever the method.
         raise JiraTransientError(f"could not reach Atlassian ({error.__class__.__name__})") from None
@@ -240,11 +247,10 @@ class JiraClient:
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response:
         def attempt(access_token: str) -> httpx.Response:
-            if self._before_call:
-                self._before_call(self.cloud_id)
             headers = {"Authorization": f"Bearer {access_token}"}
+            pace = (lambda: self._before_call(self.cloud_id)) if self._before_call else None
             return send(lambda http: http.request(method, self.base + path, headers=headers, **kwargs),
-                        idempotent=idempotent)
+                        idempotent=idempotent, before_send=pace)
 
         try:
             return attempt(self._token())

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
@@ -35,7 +36,6 @@ from .models import JiraConnection, PushJob, PushJobItem
 from .push import PushInProgress, PushRefused, violation_push
 
 log = logging.getLogger(__name__)
-HEARTBEAT_STALE = dt.timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 FINAL = (JiraValidationError, JiraAuthError, JiraNotFound)
 
@@ -64,12 +64,17 @@ def _enqueue(job_id: int) -> None:
     run_push_job(job_id)
 
 
+def heartbeat_stale() -> dt.timedelta:
+    """How long a runner may stay silent before its job is taken over (JIRA_JOB_STALE_SECONDS)."""
+    return dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds)
+
+
 def _claim(job_id: int) -> bool:
     """Only one runner per job: a queued job, or a running one whose runner stopped beating."""
     now = clock.now()
     return bool(
         PushJob.objects.filter(pk=job_id)
-        .filter(Q(status=PushJob.Status.QUEUED) | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE))
+        .filter(Q(status=PushJob.Status.QUEUED) | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale()))
         .update(status=PushJob.Status.RUNNING, heartbeat_at=now, started_at=now)
     )
 
@@ -179,8 +184,8 @@ def push_jobs_sweep(*, now: dt.datetime | None = None) -> list[int]:
     """Jobs whose runner died (stale heartbeat) or whose enqueue was lost: enqueue them again."""
     now = now or clock.now()
     stale = PushJob.objects.filter(
-        Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE)
-        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - HEARTBEAT_STALE)
+        Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale())
+        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - heartbeat_stale())
     ).values_list("pk", flat=True)
     ids = list(stale)
     for job_id in ids:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from allyproof.core import clock
@@ -31,7 +32,6 @@ from .gates import Situation, block_reason
 from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
 
 log = logging.getLogger(__name__)
-CLAIM_STALE_SECONDS = 120
 SEARCH_WAITS = (1.0, 2.0, 4.0)  # Jira's search is eventually consistent after a write
 LIVE = (JiraLink.Status.CREATING, JiraLink.Status.LINKED)
 
@@ -52,7 +52,6 @@ class PushResult:
 
 def absolute_violation_url(violation: Violation) -> str:
     """The link back to AllyProof written into the Jira issue."""
-    from django.conf import settings
     from django.urls import reverse
 
     return settings.CONFIG.public_url + reverse("violation_detail", args=[violation.site_id, violation.pk])
@@ -106,7 +105,8 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
             link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
             return link
-        if link.claim and link.claimed_at and (now - link.claimed_at).total_seconds() < CLAIM_STALE_SECONDS:
+        stale_after = settings.CONFIG.jira_job_stale_seconds  # longer than any one attempt can take
+        if link.claim and link.claimed_at and (now - link.claimed_at).total_seconds() < stale_after:
             raise PushInProgress("This violation is being pushed to Jira right now.")
         # A crashed or failed attempt left the reservation: take it over (and search first if unsure).
         link.claim, link.claimed_at = claim, now

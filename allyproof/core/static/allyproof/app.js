@@ -126,7 +126,8 @@
   function enhance(root) {
     root.querySelectorAll("[data-picker]").forEach(updatePicker);
     root.querySelectorAll("[data-rules-form]").forEach(function (form) {
-      form.setAttribute("data-initial", formState(form));
+      // A refused save shows what was posted, not what is saved: that is still a change to save.
+      if (!form.hasAttribute("data-unsaved")) form.setAttribute("data-initial", formState(form));
       updateRules(form);
     });
   }

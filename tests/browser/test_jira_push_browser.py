@@ -1,0 +1,351 @@
+"""Sync rules and the three ways to push, in a real browser against the served Jira sandbox.
+
+Push jobs (bulk and picker) are Huey tasks; no consumer runs in tests, so the test runs the queued
+job itself, the way the worker would, and then waits for the page to refresh by itself.
+"""
+
+import pytest
+from playwright.sync_api import expect
+
+from allyproof.integrations.jira import push
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob, SiteSyncRule
+from tests import factories
+from tests.browser.conftest import sign_in
+from tests.browser.jira_helpers import ALL, connect_org, run_queued_jobs, save_rule, served_sandbox  # noqa: F401
+from tests.support.browser import assert_no_axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+NO_KEY = "No project key: this site can't push."
+
+
+@pytest.fixture
+def scanned(site):
+    """ACME Dental with its real six-page scan (22 violations: 6 critical, 6 serious, 6 moderate, 4 minor)."""
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+    return site
+
+
+@pytest.fixture
+def routed(scanned, served_sandbox, admin_user):
+    """Connected to the sandbox's Demo Agency; ACME Dental routed to ACME with every severity."""
+    connection = connect_org(admin_user, served_sandbox)
+    save_rule(connection, scanned)
+    return connection
+
+
+def row_labels(sb) -> set[str]:
+    return {label for issue in sb.issues(None) for label in issue["fields"]["labels"] if label.startswith("allyproof-")}
+
+
+def mark_page(page) -> None:
+    page.evaluate("window.__sameDocument = true")
+
+
+def same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
+
+
+def run_job_and_wait_for_refresh(page, served_sandbox) -> None:
+    """The worker's part, then the page's: the progress block polls and reloads the page when done."""
+    mark_page(page)
+    # The live server shares the test's in-memory SQLite connection: hold the page's polls while the
+    # job runs in this thread, so two threads never use that connection at once.
+    page.route("**/jira/?watch=*", lambda route: route.abort())
+    [job] = run_queued_jobs()
+    assert job.status == PushJob.Status.COMPLETED
+    page.unroute("**/jira/?watch=*")
+    page.wait_for_function("window.__sameDocument !== true", timeout=10_000)  # reloaded by HX-Refresh
+    page.wait_for_load_state()
+
+
+# --- 1. sync rules -------------------------------------------------------------------------------------
+
+
+def test_sync_rules_warn_enable_refuse_save_and_reregister_the_webhook(
+        browser_page, live_server, served_sandbox, org, site, admin_user, member_user):
+    beta = factories.site(org, "BetaCorp", "https://www.betacorp.example/")
+    connect_org(admin_user, served_sandbox)
+    page = browser_page
+    sign_in(page, live_server, admin_user.email)
+    page.get_by_role("link", name="Integrations").click()
+
+    rows = page.locator("#sync-rules tbody tr")
+    expect(rows).to_have_count(2)
+    assert [rows.nth(i).get_by_role("rowheader").inner_text().strip() for i in range(2)] == ["ACME Dental", "BetaCorp"]
+    acme_row, beta_row = rows.nth(0), rows.nth(1)
+    expect(acme_row.get_by_text(NO_KEY)).to_be_visible()  # new connections: every site opted out, no key
+    expect(beta_row.get_by_text(NO_KEY)).to_be_visible()
+    save = page.get_by_role("button", name="Save sync rules")
+    expect(save).to_be_disabled()  # nothing changed yet
+    assert_no_axe_violations(page)
+
+    page.get_by_role("checkbox", name="ACME Dental", exact=True).check()
+    expect(save).to_be_disabled()  # a ticked site without a key
+    key = page.get_by_label("Jira project key for ACME Dental", exact=True)
+    key.fill("ACME")
+    expect(acme_row.get_by_text(NO_KEY)).to_be_hidden()
+    expect(beta_row.get_by_text(NO_KEY)).to_be_visible()  # BetaCorp stays excluded, still without a key
+    expect(save).to_be_enabled()
+    key.fill("")
+    expect(acme_row.get_by_text(NO_KEY)).to_be_visible()
+    expect(save).to_be_disabled()
+    page.get_by_role("checkbox", name="ACME Dental", exact=True).uncheck()
+    expect(save).to_be_disabled()  # back to what is saved
+
+    page.get_by_role("checkbox", name="ACME Dental", exact=True).check()
+    key.fill("NOPE")  # well-formed, but no such project in Jira
+    expect(save).to_be_enabled()
+    save.click()
+    expect(page.get_by_role("status")).to_have_text("Nothing was saved: fix the rows marked below.")
+    acme_row = page.locator("#sync-rules tbody tr").nth(0)
+    expect(acme_row.get_by_role("alert")).to_have_text(
+        "There is no project NOPE in Demo Agency (keys are case-sensitive), or you cannot see it.")
+    expect(page.get_by_label("Jira project key for ACME Dental", exact=True)).to_have_value("NOPE")  # what was typed is kept
+    expect(page.get_by_role("checkbox", name="ACME Dental", exact=True)).to_be_checked()
+    assert list(SiteSyncRule.objects.values_list("enabled", "project_key")) == [(False, ""), (False, "")]
+    assert_no_axe_violations(page)
+    # The refused rows are unsaved changes: the button lets you try again.
+    expect(page.get_by_role("button", name="Save sync rules")).to_be_enabled()
+
+    page.get_by_label("Jira project key for ACME Dental", exact=True).fill("ACME")
+    severities = page.get_by_role("group", name="Severities pushed for ACME Dental")
+    for level in ("Critical", "Serious", "Moderate", "Minor"):
+        expect(severities.get_by_label(level)).not_to_be_checked()  # new connections tick none
+    severities.get_by_label("Critical").check()
+    severities.get_by_label("Serious").check()
+    page.get_by_role("button", name="Save sync rules").click()
+    expect(page.get_by_role("status")).to_have_text("Sync rules saved.")
+    rule = SiteSyncRule.objects.get(site=site)
+    assert (rule.enabled, rule.project_key, rule.severities) == (True, "ACME", ["critical", "serious"])
+    assert not SiteSyncRule.objects.get(site=beta).enabled
+    jira = page.locator("#jira")
+    expect(jira.locator("code")).to_have_text("project IN (ACME)")  # the webhook now covers ACME
+    assert JiraConnection.objects.get(status="active").webhook_jql == "project IN (ACME)"
+    assert [hook.jql_filter for hook in served_sandbox.state.webhooks.values()] == ["project IN (ACME)"]
+    expect(page.get_by_label("Jira project key for ACME Dental", exact=True)).to_have_value("ACME")
+    expect(page.get_by_role("button", name="Save sync rules")).to_be_disabled()  # saved: nothing to save
+    assert_no_axe_violations(page)
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, member_user.email)
+    page.goto(live_server.url + "/settings/integrations/")
+    expect(page.locator("#sync-rules tbody tr")).to_have_count(2)
+    inputs = page.locator("#sync-rules input:not([type=hidden])")
+    assert inputs.count() == 2 * (1 + 1 + 4 + 1 + 1)
+    for i in range(inputs.count()):
+        expect(inputs.nth(i)).to_be_disabled()
+    expect(page.get_by_label("Jira project key for ACME Dental", exact=True)).to_have_value("ACME")
+    expect(page.get_by_role("button", name="Save sync rules")).to_have_count(0)
+    expect(page.get_by_role("link", name="Disconnect Jira")).to_have_count(0)
+    assert_no_axe_violations(page)
+
+
+# --- 2. the violation page's button ---------------------------------------------------------------------
+
+
+def expect_blocked(page, reason: str) -> None:
+    button = page.get_by_role("button", name="Push to Jira")
+    expect(button).to_have_attribute("aria-disabled", "true")
+    expect(page.get_by_role("tooltip")).to_be_hidden()
+    button.hover()
+    expect(page.get_by_role("tooltip")).to_be_visible()
+    expect(page.get_by_role("tooltip")).to_have_text(reason)
+    expect(button).to_have_accessible_description(reason)
+    button.click()  # does nothing
+    assert not JiraLink.objects.exists()
+    assert_no_axe_violations(page)
+    page.mouse.move(0, 0)
+
+
+def test_push_button_says_why_it_is_disabled_then_pushes_in_place(
+        browser_page, live_server, served_sandbox, scanned, admin_user):
+    page = browser_page
+    image_alt = scanned.violations.get(rule_id="image-alt")  # critical
+    minor = scanned.violations.get(rule_id="empty-heading")
+    sign_in(page, live_server, admin_user.email)
+    violation_page = f"{live_server.url}/sites/{scanned.pk}/violations/{image_alt.pk}/"
+
+    page.goto(violation_page)
+    expect_blocked(page, "Jira is not connected. An owner or admin can connect it under Settings → Integrations.")
+
+    connection = connect_org(admin_user, served_sandbox)
+    page.reload()
+    expect_blocked(page, "This site is excluded from Jira sync.")
+
+    SiteSyncRule.objects.create(site=scanned, enabled=True, project_key="", severities=list(ALL))
+    page.reload()
+    expect_blocked(page, "This site has no Jira project key configured.")
+
+    save_rule(connection, scanned, severities=("critical",))
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/violations/{minor.pk}/")
+    expect_blocked(page, "Minor violations are below this site's threshold (it pushes Critical).")
+
+    page.goto(violation_page)
+    mark_page(page)
+    button = page.get_by_role("button", name="Push to Jira")
+    expect(button).not_to_have_attribute("aria-disabled", "true")
+    button.click()
+    link = page.locator("#jira-push").get_by_role("link", name="ACME-1")
+    expect(link).to_be_visible()
+    expect(page.locator("#jira-push")).to_contain_text("In Jira: ACME-1")
+    assert link.get_attribute("href") == "https://demo-agency.atlassian.net/browse/ACME-1"
+    expect(page.get_by_role("button", name="Push to Jira")).to_have_count(0)
+    assert same_document(page)  # swapped in place, no page load
+    assert [issue["key"] for issue in served_sandbox.issues(None)] == ["ACME-1"]
+    assert JiraLink.objects.get(violation=image_alt).issue_key == "ACME-1"
+    assert_no_axe_violations(page)
+
+    page.reload()
+    expect(page.locator("#jira-push")).to_have_text("In Jira: ACME-1")
+    expect(page.get_by_role("button", name="Push to Jira")).to_have_count(0)
+    assert_no_axe_violations(page)
+
+
+def test_a_member_can_push(browser_page, live_server, routed, scanned, member_user, served_sandbox):
+    page = browser_page
+    violation = scanned.violations.get(rule_id="color-contrast")
+    sign_in(page, live_server, member_user.email)
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/violations/{violation.pk}/")
+    page.get_by_role("button", name="Push to Jira").click()
+    expect(page.locator("#jira-push")).to_contain_text("In Jira: ACME-1")
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.issue_key, link.created_by.email) == ("ACME-1", member_user.email)
+    assert len(served_sandbox.issues(None)) == 1
+    assert_no_axe_violations(page)
+
+
+# --- 3. the site page's Jira sync block ----------------------------------------------------------------
+
+
+def test_bulk_push_shows_progress_and_refreshes_when_done(
+        browser_page, live_server, routed, scanned, admin_user, served_sandbox):
+    page = browser_page
+    total = scanned.violations.count()
+    sign_in(page, live_server, admin_user.email)
+    page.get_by_role("link", name="ACME Dental").click()
+    block = page.locator("#jira-sync")
+    expect(block.get_by_role("heading", name="Jira sync")).to_be_visible()
+    expect(block).to_contain_text(f"{total} violations ready to push to ACME.")
+    expect(block).not_to_contain_text("already linked")
+    assert_no_axe_violations(page)
+
+    block.get_by_role("button", name=f"Push {total} to ACME").click()
+    expect(block.get_by_role("status")).to_have_text(
+        f"Pushing to ACME: 0 of {total} done. The page refreshes when it's complete.")
+    expect(block.get_by_role("progressbar", name="Push progress")).to_be_visible()
+    expect(block.get_by_role("button", name=f"Push {total} to ACME")).to_have_count(0)
+    assert PushJob.objects.get().status == PushJob.Status.QUEUED
+    assert_no_axe_violations(page)
+
+    run_job_and_wait_for_refresh(page, served_sandbox)
+    block = page.locator("#jira-sync")
+    expect(block).to_contain_text("All matching violations are in ACME.")
+    expect(block).to_contain_text(f"{total} already linked.")
+    expect(block.get_by_role("button")).to_have_count(0)
+    expect(block.get_by_role("progressbar")).to_have_count(0)
+    assert len(served_sandbox.issues(None)) == total
+    assert_no_axe_violations(page)
+
+
+# --- 4. the picker --------------------------------------------------------------------------------------
+
+
+def test_picker_lists_every_pushable_violation_and_pushes_exactly_the_ticked_ones(
+        browser_page, live_server, routed, scanned, admin_user, served_sandbox):
+    page = browser_page
+    total = scanned.violations.count()
+    sign_in(page, live_server, admin_user.email)
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/")
+    block = page.locator("#jira-sync")
+    checklist = block.locator(".checklist")
+    expect(checklist).to_be_hidden()
+    block.get_by_text("Choose violations").click()
+    expect(checklist).to_be_visible()
+
+    boxes = checklist.get_by_role("checkbox")
+    expect(boxes).to_have_count(total)
+    for i in range(total):
+        expect(boxes.nth(i)).to_be_checked()  # all pre-selected
+    for violation in scanned.violations.all():
+        box = checklist.locator(f"input[value='{violation.pk}']")
+        label = checklist.locator(f"label[for='pick-{violation.pk}']")
+        expect(label.locator(".badge")).to_have_text(violation.impact.capitalize())
+        expect(label).to_contain_text(violation.help)
+        pages = f"{violation.page_count} page{'s' if violation.page_count != 1 else ''}"
+        expect(label).to_contain_text(pages)
+        if violation.rule_id == "link-name":
+            expect(label.locator(".tag")).to_have_text(["WCAG 2.0 A", "2.4.4", "4.1.2"])
+        expect(box).to_have_accessible_name(label.inner_text().strip())
+    submit = block.locator("[data-picker-submit]")
+    expect(submit).to_have_text(f"Push {total} to ACME")
+    assert_no_axe_violations(page)
+
+    skipped = [scanned.violations.get(rule_id="image-alt"), scanned.violations.get(rule_id="region")]
+    for violation in skipped:
+        checklist.get_by_role("checkbox", name=violation.help).uncheck()
+    expect(submit).to_have_text(f"Push {total - 2} selected")
+    submit.click()
+    expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {total - 2} done.")
+    assert PushJob.objects.get().kind == PushJob.Kind.PICKED
+
+    run_job_and_wait_for_refresh(page, served_sandbox)
+    block = page.locator("#jira-sync")
+    expect(block).to_contain_text("2 violations ready to push to ACME.")
+    expect(block).to_contain_text(f"{total - 2} already linked.")
+    issues = served_sandbox.issues(None)
+    assert len(issues) == total - 2
+    pushed = JiraLink.objects.filter(status="linked")
+    assert row_labels(served_sandbox) == set(pushed.values_list("label", flat=True))
+    assert all({"allyproof", "accessibility"} <= set(issue["fields"]["labels"]) for issue in issues)
+    assert not JiraLink.objects.filter(violation__in=skipped).exists()
+    assert_no_axe_violations(page)
+
+
+# --- 5. a stale picker tab ------------------------------------------------------------------------------
+
+
+def test_stale_picker_pushes_only_what_still_matches_and_says_what_it_skipped(
+        browser_page, live_server, routed, scanned, admin_user, served_sandbox):
+    page = browser_page
+    total = scanned.violations.count()
+    sign_in(page, live_server, admin_user.email)
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/")
+    block = page.locator("#jira-sync")
+    block.get_by_text("Choose violations").click()
+    expect(block.locator("[data-picker-submit]")).to_have_text(f"Push {total} to ACME")
+
+    # Meanwhile: the rule is tightened to Critical, and someone pushes one critical violation.
+    save_rule(routed, scanned, severities=("critical",))
+    elsewhere = scanned.violations.get(rule_id="image-alt")
+    push.violation_push(violation=elsewhere, connection=routed, client=client_for(routed),
+                        violation_url=push.absolute_violation_url(elsewhere))
+    critical = scanned.violations.filter(impact="critical").count()
+
+    block.locator("[data-picker-submit]").click()
+    expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {critical - 1} done.")
+    run_job_and_wait_for_refresh(page, served_sandbox)
+    status = page.locator(".messages")
+    expect(status).to_contain_text(f"Pushing {critical - 1} violations to ACME.")
+    expect(status).to_contain_text(f"Skipped {total - critical + 1} chosen violations: already linked, no longer "
+                                   "matching this site's sync rules, or not this site's.")
+    expect(page.locator("#jira-sync")).to_contain_text("All matching violations are in ACME.")
+    assert len(served_sandbox.issues(None)) == critical
+    assert set(JiraLink.objects.values_list("violation__impact", flat=True)) == {"critical"}
+    assert_no_axe_violations(page)
+
+    # A stale tab whose every choice went stale: nothing to push, and the block says so at once.
+    save_rule(routed, scanned, severities=ALL)
+    page.reload()
+    block = page.locator("#jira-sync")
+    ready = total - critical
+    block.get_by_text("Choose violations").click()
+    expect(block.locator("[data-picker-submit]")).to_have_text(f"Push {ready} to ACME")
+    save_rule(routed, scanned, severities=("critical",))
+    block.locator("[data-picker-submit]").click()
+    expect(block).to_contain_text(f"Skipped {ready} chosen violations")
+    expect(block).to_contain_text("All matching violations are in ACME.")
+    assert not PushJob.objects.filter(status=PushJob.Status.QUEUED).exists()
+    assert len(served_sandbox.issues(None)) == critical
+    assert_no_axe_violations(page)
