@@ -129,6 +129,7 @@ def test_refused_by_the_gates(violation, connected, sandbox, rules_for, acme):
     assert not creates(sandbox)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_pushes_make_one_issue(client, admin_user, sandbox, site, rules_for_tx):
     require_postgres()

@@ -85,6 +85,7 @@ def served_sandbox():
     server.shutdown()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_refreshing_at_once_call_the_token_endpoint_once(
     client, admin_user, site, served_sandbox, tmp_path, settings

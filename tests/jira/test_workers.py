@@ -21,7 +21,7 @@ from tests import factories
 from tests.jira.conftest import connect
 from tests.services import require_postgres
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 STALE_SECONDS = 3
 
 
