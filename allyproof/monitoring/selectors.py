@@ -53,7 +53,7 @@ def violations_for_site(
     *, site: Site, status: str = "open", sort: str = "impact", impact: str | None = None, rule: str | None = None
 ) -> QuerySet[Violation]:
     """The site's violations for a table: the heavy JSON columns (pages, samples) are left out."""
-    violations = Violation.objects.filter(site=site).defer("pages", "samples", "tags")
+    violations = Violation.objects.filter(site=site).defer("pages", "samples")
     if status in ("open", "resolved"):
         violations = violations.filter(status=status)
     if impact:

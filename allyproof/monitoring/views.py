@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
 
-from . import selectors, services, wcag
+from . import selectors, services, table_columns, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
 from .models import IMPACT_ORDER, Scan
@@ -50,7 +50,8 @@ def _site_page_context(request, site, upload_form=None):
     sort = sort if sort in selectors.SORTS else "impact"
     violations = list(selectors.violations_for_site(site=site, status=status, sort=sort))
     for violation in violations:
-        violation.wcag_labels = wcag.labels(violation.wcag_tags)
+        violation.wcag_labels = wcag.labels(violation.tags)
+    columns = [column.cells(site, violations) for column in table_columns.registered()]
     return {
         "site": site,
         "violations": violations,
@@ -61,6 +62,7 @@ def _site_page_context(request, site, upload_form=None):
         "upload_form": upload_form or ScanUploadForm(),
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
         "impacts": IMPACT_ORDER,
+        "extra_columns": columns,
     }
 
 

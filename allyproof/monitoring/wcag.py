@@ -29,7 +29,7 @@ def levels(tags: list[str]) -> list[str]:
     return found
 
 
-def labels(tags: list[str]) -> list[str]:
+def labels(tags: list[str]) -> list[str]:  # all of axe's tags, not only the wcag* ones
     """Short labels for a table cell: levels first, then criteria; 'best practice' when not WCAG."""
     result = levels(tags) + criteria(tags)
     if not result and "best-practice" in tags:

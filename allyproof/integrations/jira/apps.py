@@ -7,7 +7,11 @@ class JiraConfig(AppConfig):
     verbose_name = "Jira Cloud integration"
 
     def ready(self) -> None:
-        from . import connection, jobs
+        from allyproof.monitoring import table_columns
+
+        from . import columns, connection, jobs
+
+        table_columns.register(columns.COLUMN)
 
         if jobs.push_jobs_cancel not in connection.DISCONNECT_HOOKS:
             connection.DISCONNECT_HOOKS.append(jobs.push_jobs_cancel)
