@@ -48,18 +48,30 @@ def same_document(page) -> bool:
     return page.evaluate("window.__sameDocument === true")
 
 
-def run_job_and_wait_for_refresh(page, served_sandbox) -> None:
-    """The worker's part, then the page's: the progress block polls and reloads the page when done."""
+def run_job_and_wait_for_refresh(page) -> PushJob:
+    """The worker's part, then the page's: the progress block polls and reloads the page when done.
+
+    The live server shares the test's in-memory SQLite connection, so the test must not use the
+    database while the page is being served. One poll is held at the browser (the block sends no
+    other while one is in flight), the job runs here, then the held poll goes on: HX-Refresh.
+    """
+    held = []
+    page.route("**/jira/?watch=*", lambda route: held.append(route))
+    for _ in range(200):  # the block polls every second
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the progress block did not poll"
+    job = PushJob.objects.get(status=PushJob.Status.QUEUED)  # nothing ran it: no consumer in tests
     mark_page(page)
-    # The live server shares the test's in-memory SQLite connection: hold the page's polls while the
-    # job runs in this thread, so two threads never use that connection at once.
-    page.route("**/jira/?watch=*", lambda route: route.abort())
-    [job] = run_queued_jobs()
+    run_queued_jobs()
     job.refresh_from_db()
     assert job.status == PushJob.Status.COMPLETED
-    with page.expect_event("load", timeout=10_000):  # the next poll answers HX-Refresh: a reload
-        page.unroute("**/jira/?watch=*")
-    assert not same_document(page)
+    with page.expect_event("load", timeout=10_000):
+        held[0].continue_()
+    page.unroute("**/jira/?watch=*")
+    assert not same_document(page)  # reloaded by HX-Refresh
+    return job
 
 
 # --- 1. sync rules -------------------------------------------------------------------------------------
@@ -240,10 +252,9 @@ def test_bulk_push_shows_progress_and_refreshes_when_done(
         f"Pushing to ACME: 0 of {total} done. The page refreshes when it's complete.")
     expect(block.get_by_role("progressbar", name="Push progress")).to_be_visible()
     expect(block.get_by_role("button", name=f"Push {total} to ACME")).to_have_count(0)
-    assert PushJob.objects.get().status == PushJob.Status.QUEUED
     assert_no_axe_violations(page)
 
-    run_job_and_wait_for_refresh(page, served_sandbox)
+    assert run_job_and_wait_for_refresh(page).kind == PushJob.Kind.BULK
     block = page.locator("#jira-sync")
     expect(block).to_contain_text("All matching violations are in ACME.")
     expect(block).to_contain_text(f"{total} already linked.")
@@ -297,9 +308,7 @@ def test_picker_lists_every_pushable_violation_and_pushes_exactly_the_ticked_one
     expect(submit).to_have_text(f"Push {total - 2} selected")
     submit.click()
     expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {total - 2} done.")
-    assert PushJob.objects.get().kind == PushJob.Kind.PICKED
-
-    run_job_and_wait_for_refresh(page, served_sandbox)
+    assert run_job_and_wait_for_refresh(page).kind == PushJob.Kind.PICKED
     block = page.locator("#jira-sync")
     expect(block).to_contain_text("2 violations ready to push to ACME.")
     expect(block).to_contain_text(f"{total - 2} already linked.")
@@ -336,7 +345,7 @@ def test_stale_picker_pushes_only_what_still_matches_and_says_what_it_skipped(
 
     block.locator("[data-picker-submit]").click()
     expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {critical - 1} done.")
-    run_job_and_wait_for_refresh(page, served_sandbox)
+    run_job_and_wait_for_refresh(page)
     status = page.locator(".messages")
     expect(status).to_contain_text(f"Pushing {critical - 1} violations to ACME.")
     expect(status).to_contain_text(f"Skipped {total - critical + 1} chosen violations: already linked, no longer "
