@@ -118,7 +118,7 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
-# Uploads are streamed to ijson; keep Django from buffering big bodies in memory.
+# Uploads are streamed to the axe reader; keep Django from buffering big bodies in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -145,7 +145,7 @@ def _child(results_file: Path) -> dict[str, Any]:
         db_version = cursor.fetchone()[0]
     return {"baseline_kib": baseline["VmRSS"], "baseline_peak_kib": baseline["VmHWM"], "runs": runs,
             "database": f"{'SQLite' if vendor == 'sqlite' else 'PostgreSQL'} {db_version}",
-            "python": sys.version.split()[0], "ijson_backend": __import__("ijson").backend}
+            "python": sys.version.split()[0], "msgspec": __import__("msgspec").__version__}
 
 
 # --- the coordinating parent ---------------------------------------------------------------------
@@ -164,7 +164,7 @@ def _report(result: dict[str, Any], generated: dict[str, Any], db_label: str) ->
         f"({generated['bytes'] / generated['pages'] / 1e3:.0f} KB a page), "
         f"{generated['failing_rules'] / generated['pages']:.1f} failing rules a page",
         f"database  {result['database']} ({db_label})",
-        f"python    {result['python']}, ijson backend {result['ijson_backend']}",
+        f"python    {result['python']}, msgspec {result['msgspec']}",
         f"baseline  RSS after Django setup, migrate and fixtures: {_mib(result['baseline_kib']):.0f} MiB",
         "",
         f"{'run':<11} {'wall s':>7} {'cpu s':>6} {'parse s':>8} {'write s':>8} {'pages/s':>8} {'rules':>6} "

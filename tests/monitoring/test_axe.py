@@ -58,6 +58,19 @@ def test_samples_carry_html_and_failure_summary():
     assert "alt" in sample["failure_summary"]
 
 
+@pytest.mark.parametrize("chunk_size", [997, 4096, 65536])
+def test_chunk_boundaries_do_not_change_the_result(chunk_size):
+    whole = read(axe_fixture("multi_page__site.json"))
+    chunked = axe.aggregate(io.BytesIO(axe_fixture("multi_page__site.json")), chunk_size=chunk_size)
+    assert chunked == whole
+    assert chunked.pages_scanned == 6
+
+
+def test_a_byte_order_mark_is_accepted():
+    result = read(b"\xef\xbb\xbf" + axe_fixture("single_page__home.json"))
+    assert result.pages_scanned == 1
+
+
 def test_highest_impact_across_pages_wins():
     pages = [
         {"url": "https://a.example/1", "violations": [_violation("color-contrast", "moderate")]},
@@ -102,6 +115,20 @@ BAD_INPUTS = [
      "violations[0]", "'nodes' must be a list"),
     (json.dumps({"url": "https://a.example/", "violations": [_violation("x", "minor", tags="wcag2a")]}).encode(),
      "violations[0].tags", "'tags' must be a list of strings"),
+    (json.dumps({"url": "https://a.example/", "violations": [_violation("x", "minor", nodes=[1])]}).encode(),
+     "violations[0]", "'nodes' must be a list of objects"),
+    (json.dumps({"url": "https://a.example/", "violations": ["image-alt"]}).encode(),
+     "violations[0]", "each violation must be an object"),
+    (json.dumps({"url": "https://a.example/", "violations": "none"}).encode(),
+     "violations", "missing the 'violations' list"),
+    (b'[{"url": "https://a.example/", "violations": []} {"url": "https://a.example/b", "violations": []}]',
+     "", "expected ',' or ']' after page 0"),
+    (b'[{"url": "https://a.example/", "violations": []}',
+     "", "the list is cut short"),
+    (b'[{"url": "https://a.example/", "violations": []}] trailing',
+     "", "more data after the list"),
+    (b'{"url": "https://a.example/", "violations": []} {}',
+     "", "more data after the result object"),
 ]
 
 
