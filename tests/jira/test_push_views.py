@@ -125,7 +125,7 @@ def test_bulk_push_creates_a_job_of_every_pushable_violation(client, acme, membe
     assert job.kind == "bulk" and job.project_key == "ACME"
     expected = set(acme.violations.filter(impact="critical").values_list("pk", flat=True))
     assert set(job.items.values_list("violation", flat=True)) == expected
-    assert messages_of(response)[-1] == f"Pushing {len(expected)} violations to ACME."
+    assert messages_of(response)[-1] == f"Pushing {len(expected)} violations to ACME in the background."
 
 
 def test_stale_picker_and_foreign_ids_are_revalidated(client, acme, member_user, sandbox, rules_for, other_org):

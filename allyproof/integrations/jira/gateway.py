@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
+
+from allyproof.core import clock
 
 from . import pacing, tokens
 from .client import JiraClient
@@ -13,15 +17,33 @@ def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None,
                max_wait: float | None = None) -> JiraClient:
     """`max_wait`: for a request a person is waiting on, raise GateBusy rather than wait longer."""
     gate = gate or pacing.default_gate()
-    connection_id = connection.pk
-
-    def forced_refresh() -> str:
-        return tokens.refresh(connection_id, rejected_token=tokens.access_token(connection_id))
-
+    cache = _TokenCache(connection.pk)
     return JiraClient(
         api_url=settings.CONFIG.atlassian_api_url,
         cloud_id=connection.cloud_id,
-        token=lambda: tokens.access_token(connection_id),
-        refresh_token=forced_refresh,
+        token=cache.get,
+        refresh_token=cache.refresh,
         before_call=lambda site: gate.wait(site, max_wait),
     )
+
+
+class _TokenCache:
+    """Keeps the access token for the client's lifetime (a job, a request) instead of reading and
+    decrypting the row before every call; a 401 or the approaching expiry goes back to the vault."""
+
+    def __init__(self, connection_id: int):
+        self.connection_id = connection_id
+        self.token: str | None = None
+        self.until = None
+
+    def get(self) -> str:
+        if self.token is None or self.until is None or clock.now() >= self.until:
+            self.token = tokens.access_token(self.connection_id)
+            expires = JiraConnection.objects.filter(pk=self.connection_id).values_list("access_expires_at", flat=True).first()
+            self.until = expires - tokens.REFRESH_MARGIN if expires else None
+        return self.token
+
+    def refresh(self) -> str:
+        self.token = tokens.refresh(self.connection_id, rejected_token=self.get())
+        self.until = clock.now() + dt.timedelta(minutes=5)  # re-read the stored expiry soon
+        return self.token

@@ -117,11 +117,13 @@ def push_job_run(
         if connection is None or connection.status != JiraConnection.Status.ACTIVE:
             why = "the Jira connection needs reconnecting" if connection else "Jira was disconnected"
             _stop(job, f"Stopped: {why}.")
+            job.refresh_from_db()
             return job
         pending = list(job.items.filter(status=PushJobItem.Status.PENDING).select_related("violation__site")[:50])
         if not pending:
             PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now())
             log.info("jira.job.completed job=%s", job.pk)
+            job.refresh_from_db()
             return job
         now = clock.now()
         due = [i for i in pending if i.not_before is None or i.not_before <= now]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -62,6 +64,16 @@ class JiraConnection(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def webhooks_silent(self) -> bool:
+        """Registered for an hour and nothing ever arrived: worth a warning (often the app's owner)."""
+        from allyproof.core import clock
+
+        if not self.webhook_ids or self.last_webhook_at or not self.webhook_expires_at:
+            return False
+        registered_at = self.webhook_expires_at - dt.timedelta(days=30)
+        return clock.now() - registered_at > dt.timedelta(hours=1)
+
 
 class OAuthState(models.Model):
     """A pending consent: bound to the browser session and organization, single use, short-lived."""
@@ -75,13 +87,18 @@ class OAuthState(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
 
+def default_severities() -> list[str]:
+    """What most teams gate on: remediation work that matters, not every minor nit."""
+    return ["critical", "serious"]
+
+
 class SiteSyncRule(models.Model):
     """Where one site's violations go in Jira, and which ones. Off by default (opted out)."""
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="jira_rule")
     enabled = models.BooleanField(default=False)
     project_key = models.CharField(max_length=20, blank=True)
-    severities = models.JSONField(default=list, blank=True)
+    severities = models.JSONField(default=default_severities, blank=True)
     issue_type_id = models.CharField(max_length=30, blank=True)
     issue_type_name = models.CharField(max_length=100, blank=True)
     auto_push = models.BooleanField(default=False)

@@ -96,11 +96,15 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
     with transaction.atomic():
         try:
             with transaction.atomic():
-                return JiraLink.objects.create(
+                # Marked "outcome unknown" from birth: the create follows, and a crash from here on
+                # must make the next attempt search by label before creating.
+                link = JiraLink.objects.create(
                     organization_id=connection.organization_id, violation=violation, cloud_id=connection.cloud_id,
                     dedupe_key=key, project_key=rule.project_key, created_by=by, created_at=now,
-                    claim=claim, claimed_at=now,
+                    claim=claim, claimed_at=now, outcome_unknown=True,
                 )
+                link.outcome_unknown = False  # this attempt has nothing to search for
+                return link
         except IntegrityError:
             link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
@@ -109,8 +113,10 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
         if link.claim and link.claimed_at and (now - link.claimed_at).total_seconds() < stale_after:
             raise PushInProgress("This violation is being pushed to Jira right now.")
         # A crashed or failed attempt left the reservation: take it over (and search first if unsure).
-        link.claim, link.claimed_at = claim, now
-        link.save(update_fields=["claim", "claimed_at"])
+        was_unknown = link.outcome_unknown
+        link.claim, link.claimed_at, link.outcome_unknown = claim, now, True
+        link.save(update_fields=["claim", "claimed_at", "outcome_unknown"])
+        link.outcome_unknown = was_unknown
         return link
 
 
@@ -166,7 +172,6 @@ def violation_push(
             found = _find_by_label(client, link, sleep, search_waits)
             if found:
                 return PushResult(_store(link, found, connection.site_url), created=False)
-        JiraLink.objects.filter(pk=link.pk).update(outcome_unknown=True)  # a crash from here on: search first
         body = content.issue_body(issue_input(violation, key=key, violation_url=violation_url),
                                   project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label)
         if not rule.issue_type_id:
@@ -187,7 +192,9 @@ def violation_push(
     except Exception:
         JiraLink.objects.filter(pk=link.pk).update(claim="", claimed_at=None)  # unsure: keep the mark
         raise
-    OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=issue["key"], kind="create",
-                                 jira_id=str(issue.get("id", "")), created_at=clock.now())
+    with transaction.atomic():
+        OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=issue["key"], kind="create",
+                                     jira_id=str(issue.get("id", "")), created_at=clock.now())
+        _store(link, issue, connection.site_url)
     log.info("jira.push.created violation=%s key=%s", violation.pk, issue["key"])
-    return PushResult(_store(link, issue, connection.site_url), created=True)
+    return PushResult(link, created=True)

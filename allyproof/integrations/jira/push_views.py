@@ -90,12 +90,14 @@ def site_push(request, site_id: int):
         else:
             chosen, skipped = list(ready.values()), 0
         if chosen:
-            jobs.push_job_create(site=site, violations=chosen, kind=PushJob.Kind.PICKED if request.POST.get("mode") == "picked"
-                                 else PushJob.Kind.BULK, project_key=block["project_key"], by=request.user)
-            messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to {block['project_key']}.")
+            kind = PushJob.Kind.PICKED if request.POST.get("mode") == "picked" else PushJob.Kind.BULK
+            jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"], by=request.user)
+            if not request.htmx:  # with htmx the block shows live progress instead
+                messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to "
+                                 f"{block['project_key']} in the background.")
         if skipped:
             messages.warning(request, f"Skipped {skipped} chosen violation{'s' if skipped != 1 else ''}: already linked, "
-                             "no longer matching this site's sync rules, or not this site's. Reload to see the current list.")
+                             "no longer matching this site's sync rules, or not this site's.")
         if not chosen and not skipped:
             messages.info(request, "Nothing to push.")
     if request.htmx:

@@ -50,6 +50,8 @@ def _format_errors(rule: RuleInput) -> list[str]:
         errors.append(f"{rule.project_key!r} is not a Jira project key (2–10 capitals, digits or _, starting with a letter).")
     if not rule.severities <= set(IMPACTS):
         errors.append("Unknown severity.")
+    elif rule.enabled and not rule.severities:
+        errors.append("Tick at least one severity, or nothing from this site can reach Jira.")
     return errors
 
 

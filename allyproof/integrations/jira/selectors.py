@@ -36,7 +36,7 @@ def pushable_violations(*, site: Site, connection: JiraConnection, rule: SiteSyn
     return (
         Violation.objects.filter(site=site, status=Violation.Status.OPEN, impact__in=rule.severities)
         .exclude(Exists(live))
-        .defer("pages", "samples", "tags")
+        .defer("pages", "samples")
         .annotate(impact_rank=_rank())
         .order_by("-impact_rank", "rule_id")
     )
@@ -90,7 +90,7 @@ def site_block(*, site: Site) -> dict:
     for violation in ready:
         from allyproof.monitoring import wcag
 
-        violation.wcag_labels = wcag.labels(violation.wcag_tags)
+        violation.wcag_labels = wcag.labels(violation.tags)
     active, latest = _jobs(site)
     context.update(
         ready=ready, ready_count=len(ready), project_key=rule.project_key, job=active,

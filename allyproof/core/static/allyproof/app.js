@@ -22,14 +22,26 @@
     return document.querySelector(spec);
   }
 
+  // Keep keyboard and screen-reader users where they were: when the swapped element held focus,
+  // focus its replacement's first control (or the replacement itself).
+  function refocus(node) {
+    var focusable = node.querySelector("a[href], button:not([disabled]), input:not([disabled]), [tabindex]");
+    var target = focusable || node;
+    if (!focusable) node.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+
   function swap(target, html, how) {
     if (!target) return;
+    var hadFocus = target.contains(document.activeElement) && document.activeElement !== document.body;
     if (how === "outerHTML") {
       var holder = document.createElement("div");
       holder.innerHTML = html;
       var nodes = Array.prototype.slice.call(holder.childNodes);
       target.replaceWith.apply(target, nodes);
       nodes.forEach(function (n) { if (n.nodeType === 1) { process(n); enhance(n); } });
+      var first = nodes.filter(function (n) { return n.nodeType === 1; })[0];
+      if (hadFocus && first) refocus(first);
     } else {
       target.innerHTML = html;
       process(target);
@@ -123,7 +135,18 @@
     if (save) save.disabled = !complete || formState(form) === form.getAttribute("data-initial");
   }
 
+  // With the picker open its own button is the action: hide the collapsed one so there is one.
+  function updatePickerDetails(details) {
+    var form = details.closest("form");
+    var collapsed = form && form.querySelector("[data-collapsed-push]");
+    if (collapsed) collapsed.hidden = details.open;
+  }
+
   function enhance(root) {
+    root.querySelectorAll("[data-picker-details]").forEach(function (details) {
+      details.addEventListener("toggle", function () { updatePickerDetails(details); });
+      updatePickerDetails(details);
+    });
     root.querySelectorAll("[data-picker]").forEach(updatePicker);
     root.querySelectorAll("[data-rules-form]").forEach(function (form) {
       // A refused save shows what was posted, not what is saved: that is still a change to save.

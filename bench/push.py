@@ -1,0 +1,163 @@
+"""Benchmark: what pushing a violation to Jira costs us, and how exact the pacing is.
+
+    .venv/bin/python bench/push.py                 # 200 pushes, then a 200-item paced bulk push
+    .venv/bin/python bench/push.py --pushes 500 --bulk 0
+
+Against the Jira Cloud sandbox mounted in-process (httpx.WSGITransport), on a throwaway SQLite:
+  1. floor: a bare `httpx` POST /rest/api/3/issue with the same body, N times;
+  2. push: `violation_push` for N distinct violations with pacing off (reserve the link, build the
+     ADF description, create, store the key, record the write); overhead = push - floor;
+  3. bulk: a 200-item push job through the real job runner with the database pacing gate at
+     JIRA_PUSH_INTERVAL_MS=150 and real sleeping: total time against the floor of 199 × 150 ms.
+Targets: overhead ≤ 10 ms per push (≥ 100 pushes/s on one worker); bulk ≤ 3 % over the floor.
+The test suite asserts behaviour; this prints figures (see docs/benchmarks.md) and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.update(ALLYPROOF_ENV="test", ALLYPROOF_DATA_DIR=tempfile.mkdtemp(prefix="allyproof-bench-"),
+                  DJANGO_SETTINGS_MODULE="allyproof.settings", ALLYPROOF_PUBLIC_URL="http://testserver",
+                  ATLASSIAN_CLIENT_ID="allyproof-sandbox", ATLASSIAN_CLIENT_SECRET="sandbox-client-secret",
+                  ATLASSIAN_AUTH_URL="http://sandbox.test", ATLASSIAN_API_URL="http://sandbox.test")
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("REDIS_URL", None)
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from allyproof.core import clock  # noqa: E402
+from allyproof.integrations.jira import client as jira_client  # noqa: E402
+from allyproof.integrations.jira import content, jobs, pacing, push, rules, tokens  # noqa: E402
+from allyproof.integrations.jira.gateway import client_for  # noqa: E402
+from allyproof.monitoring.models import Violation  # noqa: E402
+from jira_sandbox import Sandbox, SandboxConfig  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.jira.conftest import connect  # noqa: E402
+
+
+class NoGate:
+    def wait(self, site, max_wait=None):
+        pass
+
+    def pause(self, site, seconds, reason):
+        pass
+
+
+def world(n_violations: int):
+    call_command("migrate", verbosity=0)
+    org = factories.organization("Bench Agency")
+    admin = factories.member(org, "admin@bench.test", "admin")
+    site = factories.site(org, "Bench Site", "https://bench.example/")
+    now = clock.now()
+    Violation.objects.bulk_create([
+        Violation(site=site, rule_id=f"bench-rule-{i}", impact="serious", description="Ensures every thing is fine",
+                  help="Things must be fine", help_url="https://dequeuniversity.com/rules/axe/4.12/x",
+                  tags=["wcag2aa", "wcag143"], wcag_tags=["wcag2aa", "wcag143"], page_count=40, element_count=120,
+                  pages=[f"https://bench.example/page-{p}/" for p in range(40)],
+                  samples=[{"target": ["main", "p.low"], "html": "<p class=\"low\">text</p>",
+                            "failure_summary": "Fix any of the following: contrast 2.1:1"}] * 5,
+                  first_detected_at=now, last_detected_at=now)
+        for i in range(n_violations)])
+    web = Client()
+    web.force_login(admin)
+    connection = connect(web, SANDBOX)
+    result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
+        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+                        issue_type="", auto_push=False)])
+    assert result.ok, result.errors
+    return site, connection
+
+
+def floor(connection, violation, n: int) -> list[float]:
+    token = tokens.access_token(connection.pk)
+    body = content.issue_body(push.issue_input(violation, key="f" * 64, violation_url="http://testserver/x"),
+                              project_key="ACME", issue_type_id=connection.organization.sites.first().jira_rule.issue_type_id,
+                              label="allyproof-floor")
+    http = httpx.Client(transport=httpx.WSGITransport(app=SANDBOX), base_url="http://sandbox.test")
+    url = f"/ex/jira/{connection.cloud_id}/rest/api/3/issue"
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        response = http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 201, response.text
+    return times
+
+
+def pushes(connection, violations) -> list[float]:
+    client = client_for(connection, gate=NoGate())
+    times = []
+    for violation in violations:
+        started = time.perf_counter()
+        push.violation_push(violation=violation, connection=connection, client=client,
+                            violation_url=push.absolute_violation_url(violation))
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def bulk(site, connection, violations, interval_ms: int) -> tuple[float, int]:
+    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
+    gate = pacing.DatabaseGate(interval=interval_ms / 1000)
+    calls_before = len(SANDBOX.requests)
+    started = time.perf_counter()
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate)
+    elapsed = time.perf_counter() - started
+    return elapsed, len(SANDBOX.requests) - calls_before
+
+
+def ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    return (f"mean {statistics.mean(values) * 1000:6.2f} ms  median {statistics.median(values) * 1000:6.2f} ms  "
+            f"p95 {ordered[int(len(ordered) * 0.95) - 1] * 1000:6.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pushes", type=int, default=200)
+    parser.add_argument("--bulk", type=int, default=200)
+    parser.add_argument("--interval-ms", type=int, default=150)
+    args = parser.parse_args()
+    site, connection = world(args.pushes + args.bulk)
+    violations = list(site.violations.order_by("pk"))
+    print(f"sandbox conformance checks: {'on' if SANDBOX.conformance.enabled else 'off'}")
+    floor_times = floor(connection, violations[0], args.pushes)
+    push_times = pushes(connection, violations[: args.pushes])
+    overhead = statistics.mean(push_times) - statistics.mean(floor_times)
+    print(f"\n1. bare httpx create (floor), {args.pushes}x:  {ms(floor_times)}")
+    print(f"2. violation_push, pacing off, {args.pushes}x: {ms(push_times)}")
+    print(f"   overhead per push: {overhead * 1000:.2f} ms (target ≤ 10 ms) -> {'PASS' if overhead <= 0.010 else 'MISS'}")
+    print(f"   our side alone allows {1 / overhead:.0f} pushes/s on one worker (target ≥ 100); with this sandbox's "
+          f"own {statistics.mean(floor_times) * 1000:.1f} ms a create: {1 / statistics.mean(push_times):.0f} pushes/s")
+    if args.bulk:
+        elapsed, calls = bulk(site, connection, violations[args.pushes :], args.interval_ms)
+        floor_s = (calls - 1) * args.interval_ms / 1000
+        over = (elapsed - floor_s) / floor_s * 100
+        print(f"\n3. bulk push of {args.bulk} items at {args.interval_ms} ms pacing: {calls} Jira calls in {elapsed:.2f} s")
+        print(f"   pacing floor {(calls - 1)} × {args.interval_ms} ms = {floor_s:.2f} s; over the floor: {over:.2f} % "
+              f"(target ≤ 3 %) -> {'PASS' if over <= 3 else 'MISS'}")
+    failures = SANDBOX.conformance.failures
+    print(f"\nconformance failures in the sandbox: {len(failures)}")
+
+
+SANDBOX = Sandbox(SandboxConfig.default())
+SANDBOX.auto_approve = True
+jira_client.use_transport(httpx.WSGITransport(app=SANDBOX))
+
+if __name__ == "__main__":
+    main()
