@@ -9,7 +9,7 @@ class JiraConfig(AppConfig):
     def ready(self) -> None:
         from allyproof.monitoring import table_columns
 
-        from . import columns, connection, jobs
+        from . import columns, connection, jobs, status_sync  # noqa: F401  (status_sync fills HANDLERS)
 
         table_columns.register(columns.COLUMN)
 

@@ -1,0 +1,167 @@
+"""Inbound webhooks, delivered by the sandbox as Jira delivers them: authenticate, record, dedupe,
+and the one transition we act on (into Done). Forged, replayed and foreign deliveries change nothing."""
+
+import json
+import time
+
+import jwt
+import pytest
+
+from allyproof.integrations.jira import push, webhooks
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, OutboundWrite
+from allyproof.monitoring.models import Violation
+from tests.jira.conftest import NoGate
+
+URL = "/integrations/jira/webhook/"
+SECRET = "sandbox-client-secret"
+
+
+@pytest.fixture
+def linked(acme, connected, sandbox, client):
+    """ACME-1 created for image-alt, the webhook registered, deliveries routed into AllyProof."""
+    webhooks.webhook_sync(connection=connected, client=client_for(connected))
+    violation = acme.violations.get(rule_id="image-alt")
+    push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(violation))
+
+    def send(url, headers, body):
+        path = url.removeprefix("http://testserver")
+        return client.post(path, body, content_type="application/json", headers=headers).status_code
+
+    sandbox.webhook_sender = send
+    connected.refresh_from_db()
+    return violation
+
+
+def post(client, body, token=None, identifier="id-1"):
+    headers = {"X-Atlassian-Webhook-Identifier": identifier}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.post(URL, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def signed(secret=SECRET, algorithm="HS256", **claims):
+    now = int(time.time())
+    return jwt.encode({"iss": "allyproof-sandbox", "iat": now, "exp": now + 180, **claims}, secret, algorithm=algorithm)
+
+
+def test_done_in_jira_resolves_the_violation(linked, sandbox):
+    sandbox.transition_issue(None, "ACME-1", "In Progress")
+    sandbox.deliver_pending()
+    linked.refresh_from_db()
+    assert linked.status == Violation.Status.OPEN  # only Done is interpreted
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    linked.refresh_from_db()
+    assert linked.status == Violation.Status.RESOLVED and linked.resolved_source == "jira:ACME-1"
+    outcomes = list(InboundEvent.objects.order_by("pk").values_list("outcome", "detail"))
+    assert outcomes == [("ignored", "not a move into Done"), ("applied", "resolved by ACME-1")]
+    assert JiraConnection.objects.get().last_webhook_at is not None
+
+
+def test_a_redelivery_with_the_same_identifier_changes_nothing(linked, sandbox):
+    sandbox.faults.add_delivery(kind="duplicate", count=1)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    sandbox.deliver_pending()
+    assert InboundEvent.objects.count() == 1
+    assert len([d for d in sandbox.deliveries if d.status == 200]) >= 2
+
+
+def test_our_own_comment_is_an_echo(linked, sandbox, connected):
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    comment = client_for(connected, gate=NoGate()).add_comment(
+        "ACME-1", {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+            {"type": "text", "text": "AllyProof detected this violation again."}]}]})
+    OutboundWrite.objects.create(cloud_id=connected.cloud_id, issue_key="ACME-1", kind="comment",
+                                 jira_id=str(comment["id"]), created_at=linked.first_detected_at)
+    sandbox.deliver_pending()
+    assert InboundEvent.objects.order_by("pk").last().outcome == InboundEvent.Outcome.ECHO
+
+
+def test_deleted_in_jira_makes_the_violation_pushable_again(linked, sandbox):
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.deliver_pending()
+    link = JiraLink.objects.get(violation=linked)
+    assert link.status == JiraLink.Status.DELETED and link.deleted_at  # kept as history
+    assert not JiraLink.objects.filter(violation=linked, status__in=["creating", "linked"]).exists()
+
+
+def test_an_issue_we_did_not_create_is_ignored(linked, sandbox):
+    sandbox.create_issue(None, "ACME", "someone else's bug", "Bug")
+    sandbox.transition_issue(None, "ACME-2", "Done")
+    sandbox.deliver_pending()
+    assert InboundEvent.objects.get().detail == "not an issue AllyProof created"
+
+
+@pytest.mark.parametrize(
+    ("token", "detail"),
+    [
+        (None, "missing bearer token"),
+        ("not-a-jwt", "malformed token"),
+        ("forged", "token rejected (InvalidSignatureError)"),
+        ("none-alg", "algorithm 'none' is not accepted"),
+        ("hs512", "algorithm 'HS512' is not accepted"),
+        ("expired", "token rejected (ExpiredSignatureError)"),
+    ],
+)
+def test_forged_or_stale_tokens_are_refused_before_the_body_is_read(client, db, token, detail):
+    tokens = {
+        None: None, "not-a-jwt": "not-a-jwt",
+        "forged": signed(secret="not-our-secret-but-long-enough-32b"),
+        "none-alg": jwt.encode({"iss": "x"}, None, algorithm="none"),
+        "hs512": signed(algorithm="HS512"),
+        "expired": signed(exp=int(time.time()) - 3600, iat=int(time.time()) - 4000),
+    }
+    response = client.post(URL, "this is not even JSON", content_type="application/json",
+                           headers={"Authorization": f"Bearer {tokens[token]}"} if tokens[token] else {})
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthenticated", "detail": detail}
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("body", "detail"), [(b"{not json", "the body is not JSON"),
+                                              (b'{"no": "event"}', "the body has no webhookEvent")])
+def test_authenticated_but_malformed_bodies_are_400(client, db, body, detail):
+    response = client.post(URL, body, content_type="application/json", headers={"Authorization": f"Bearer {signed()}"})
+    assert response.status_code == 400 and response.json()["detail"] == detail
+    assert not InboundEvent.objects.exists()
+
+
+def test_a_replay_under_a_new_identifier_is_a_duplicate(linked, sandbox, client):
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    event = InboundEvent.objects.get()
+    payload = {"webhookEvent": event.event, "timestamp": event.timestamp,
+               "issue": {"id": event.issue_id, "key": "ACME-1", "self": "https://demo-agency.atlassian.net/rest/api/2/issue/1"},
+               "matchedWebhookIds": JiraConnection.objects.get().webhook_ids}
+    response = post(client, payload, token=signed(), identifier="a-new-identifier")
+    assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
+    assert InboundEvent.objects.count() == 1
+
+
+def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, client, connected):
+    hooks = connected.webhook_ids
+    unknown = post(client, {"webhookEvent": "jira:version_released", "timestamp": 1,
+                            "issue": {"self": "https://demo-agency.atlassian.net/rest/api/2/issue/9"},
+                            "matchedWebhookIds": hooks}, token=signed(), identifier="u")
+    foreign = post(client, {"webhookEvent": "jira:issue_updated", "timestamp": 2,
+                            "issue": {"id": "10000", "key": "ACME-1", "self": "https://evil.atlassian.net/rest/api/2/issue/10000",
+                                      "fields": {"status": {"statusCategory": {"key": "done"}}}},
+                            "changelog": {"items": [{"field": "status"}]}, "matchedWebhookIds": hooks},
+                   token=signed(), identifier="f")
+    assert unknown.json() == {"outcome": "ignored"} and foreign.json() == {"outcome": "unmatched"}
+    assert dict(InboundEvent.objects.values_list("identifier", "detail")) == {
+        "u": "unknown event", "f": "no active connection registered this webhook"}
+    linked.refresh_from_db()
+    assert linked.status == Violation.Status.OPEN
+
+
+def test_after_disconnect_events_change_nothing(linked, sandbox, client):
+    client.post("/settings/integrations/jira/disconnect/")
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()  # the webhook is gone at Jira: nothing is even sent
+    linked.refresh_from_db()
+    assert linked.status == Violation.Status.OPEN
