@@ -7,11 +7,12 @@ class JiraConfig(AppConfig):
     verbose_name = "Jira Cloud integration"
 
     def ready(self) -> None:
-        from allyproof.monitoring import table_columns
+        from allyproof.monitoring import events, table_columns
 
-        from . import columns, connection, jobs, status_sync  # noqa: F401  (status_sync fills HANDLERS)
+        from . import autopush, columns, connection, jobs, status_sync  # noqa: F401  (status_sync fills HANDLERS)
 
         table_columns.register(columns.COLUMN)
+        events.subscribe(autopush.on_scan_completed)
 
         if jobs.push_jobs_cancel not in connection.DISCONNECT_HOOKS:
             connection.DISCONNECT_HOOKS.append(jobs.push_jobs_cancel)

@@ -136,3 +136,10 @@ def issue_body(item: IssueInput, *, project_key: str, issue_type_id: str, label:
         "properties": [{"key": PROPERTY_KEY, "value": {"dedupeKey": item.dedupe_key, "rule": item.rule_id,
                                                         "site": item.site_url, "violation": item.violation_url}}],
     }
+
+
+def detected_again(at) -> dict[str, Any]:
+    """The comment added to a linked issue when a scan finds its resolved violation again."""
+    return {"type": "doc", "version": 1, "content": [_para(_text(
+        f"AllyProof detected this violation again in the scan of {at:%d %b %Y, %H:%M} UTC and reopened it. "
+        "The Jira issue was left as it is."))]}

@@ -50,3 +50,11 @@ def sweep_push_jobs() -> list[int]:
     from .jobs import push_jobs_sweep
 
     return push_jobs_sweep()
+
+
+@db_task(retries=2, retry_delay=30)
+def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int]) -> None:
+    from . import autopush
+
+    autopush.scan_completed(site_id=site_id, new_violation_ids=new_violation_ids,
+                            reopened_violation_ids=reopened_violation_ids, client_for=client_for)

@@ -1,0 +1,120 @@
+"""Auto-push when a scan completes: forward-only, same gates, idempotent; and "detected again"."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from allyproof.core import clock
+from allyproof.integrations.jira import autopush, jobs, push
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, PushJob, SiteSyncRule
+from allyproof.monitoring.models import Violation
+from allyproof.monitoring.services import violation_resolve
+from tests import factories
+from tests.jira.conftest import NoGate
+
+T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
+
+
+def rescan(site, *, at, events):
+    """Ingests the fixture's re-scan and returns what the scan-completed event carried."""
+    seen = []
+    from allyproof.monitoring import events as monitoring_events
+
+    monitoring_events.subscribe(seen.append)
+    try:
+        with events(execute=True):
+            factories.ingest(site, factories.axe_fixture("multi_page__rescan.json"), scanned_at=at)
+    finally:
+        monitoring_events.unsubscribe(seen.append)
+    return seen[-1]
+
+
+def run_scan_completed(event):
+    return autopush.scan_completed(site_id=event.site_id, new_violation_ids=list(event.new_violation_ids),
+                                   reopened_violation_ids=list(event.reopened_violation_ids),
+                                   client_for=lambda c: client_for(c, gate=NoGate()))
+
+
+@pytest.fixture
+def scanned(site, rules_for, connected):
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"), scanned_at=T0)
+    return site
+
+
+def test_auto_push_is_forward_only_and_keeps_to_the_rules(scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    rules_for(scanned, severities=("critical", "serious"), auto_push=True)
+    since = SiteSyncRule.objects.get(site=scanned).auto_push_since
+    event = rescan(scanned, at=since + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    new = Violation.objects.filter(pk__in=event.new_violation_ids)
+    assert [v.rule_id for v in new] == ["aria-hidden-focus"]  # the fixture's one new rule, serious
+    job = run_scan_completed(event)
+    assert job.kind == PushJob.Kind.AUTO
+    assert list(job.items.values_list("violation__rule_id", flat=True)) == ["aria-hidden-focus"]  # no backlog
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=NoGate()),
+                      violation_url=push.absolute_violation_url, gate=NoGate())
+    assert len(sandbox.issues(None)) == 1
+
+
+def test_off_means_nothing_is_pushed(scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    rules_for(scanned, auto_push=False)
+    event = rescan(scanned, at=clock.now(), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is None and not PushJob.objects.exists()
+
+
+def test_severity_gate_applies_to_auto_push(scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    rules_for(scanned, severities=("critical",), auto_push=True)
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is None  # the only new violation is serious
+
+
+def test_a_required_field_pauses_auto_push_with_the_reason(scanned, rules_for, sandbox, client,
+                                                         django_capture_on_commit_callbacks):
+    rules_for(scanned, auto_push=True)
+    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10050", "Customer", has_default=False)
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is None
+    problems = SiteSyncRule.objects.get(site=scanned).problems
+    assert problems and "customfield_10050" in problems[0]
+    page = client.get("/settings/integrations/").content.decode()
+    assert "Auto-push paused: Jira requires Customer (customfield_10050)" in page
+    assert not [r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/issue")]
+
+
+def test_a_regression_is_commented_on_its_issue_and_the_echo_does_not_resolve_it(
+        scanned, rules_for, sandbox, connected, client, django_capture_on_commit_callbacks):
+    from allyproof.integrations.jira import webhooks
+
+    rules_for(scanned)
+    webhooks.webhook_sync(connection=connected, client=client_for(connected))
+    violation = scanned.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(violation))
+    sandbox.webhook_sender = lambda url, headers, body: client.post(
+        url.removeprefix("http://testserver"), body, content_type="application/json", headers=headers).status_code
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    violation.refresh_from_db()
+    assert violation.status == Violation.Status.RESOLVED
+    event = rescan(scanned, at=clock.now(), events=django_capture_on_commit_callbacks)  # found again
+    assert violation.pk in event.reopened_violation_ids
+    run_scan_completed(event)
+    comment = OutboundWrite.objects.get(kind="comment")
+    issue = sandbox.get_issue(None, "ACME-1")
+    assert issue["fields"]["status"]["statusCategory"]["key"] == "done"  # Jira left as it is
+    sandbox.deliver_pending()  # the comment's jira:issue_updated on a Done issue
+    violation.refresh_from_db()
+    assert violation.status == Violation.Status.OPEN  # reopened, and not resolved again by our echo
+    last = InboundEvent.objects.order_by("pk").last()
+    assert (last.outcome, last.issue_key) == ("echo", "ACME-1") and comment.jira_id
+    assert json.dumps(sandbox.conformance.failures) == "[]"
+
+
+def test_resolved_violations_without_a_link_get_no_comment(scanned, rules_for, sandbox, owner,
+                                                         django_capture_on_commit_callbacks):
+    rules_for(scanned)
+    violation_resolve(violation=scanned.violations.get(rule_id="color-contrast"), by=owner)
+    event = rescan(scanned, at=clock.now(), events=django_capture_on_commit_callbacks)
+    run_scan_completed(event)
+    assert not OutboundWrite.objects.filter(kind="comment").exists()
