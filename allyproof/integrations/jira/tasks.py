@@ -58,3 +58,18 @@ def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_vio
 
     autopush.scan_completed(site_id=site_id, new_violation_ids=new_violation_ids,
                             reopened_violation_ids=reopened_violation_ids, client_for=client_for)
+
+
+@db_periodic_task(crontab(minute="*/30"))
+def reconcile_all() -> int:
+    """Every half hour: apply what missed webhooks would have (Done issues, deleted issues)."""
+    from .reconcile import reconcile
+
+    applied = 0
+    for connection in JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE):
+        try:
+            caught = reconcile(connection=connection, client=client_for(connection))
+            applied += caught.resolved + caught.deleted
+        except JiraError as problem:
+            log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
+    return applied

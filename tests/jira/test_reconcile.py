@@ -1,0 +1,37 @@
+"""Reconciliation applies what lost webhooks would have: Done resolves, deleted frees the link."""
+
+from allyproof.integrations.jira import push, reconcile
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraLink
+from allyproof.integrations.jira.tasks import reconcile_all
+from allyproof.monitoring.models import Violation
+from tests.jira.conftest import NoGate
+
+
+def push_all(site, connection, rule_ids):
+    client = client_for(connection, gate=NoGate())
+    for rule_id in rule_ids:
+        violation = site.violations.get(rule_id=rule_id)
+        push.violation_push(violation=violation, connection=connection, client=client,
+                            violation_url=push.absolute_violation_url(violation))
+
+
+def test_missed_done_and_deleted_issues_are_caught_up(acme, connected, sandbox):
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1, ACME-2, ACME-3
+    sandbox.transition_issue(None, "ACME-1", "Done")   # its webhook never arrived (none registered here)
+    sandbox.transition_issue(None, "ACME-3", "In Progress")
+    sandbox.delete_issue(None, "ACME-2")
+    assert reconcile_all.call_local() == 2
+    states = {link.issue_key: (link.status, link.violation.status) for link in JiraLink.objects.select_related("violation")}
+    assert states == {"ACME-1": ("linked", "resolved"), "ACME-2": ("deleted", "open"), "ACME-3": ("linked", "open")}
+    assert Violation.objects.get(rule_id="image-alt").resolved_source == "jira:ACME-1"
+
+
+def test_batches_use_one_bounded_search(acme, connected, sandbox):
+    push_all(acme, connected, ["image-alt", "color-contrast", "label", "link-name"])
+    sandbox.transition_issue(None, "ACME-4", "Done")
+    caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()), batch_size=3)
+    assert caught.resolved == 1
+    searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
+    assert [s.body["jql"] for s in searches] == [
+        "key IN (ACME-1, ACME-2, ACME-3) AND statusCategory = Done", "key IN (ACME-4) AND statusCategory = Done"]
