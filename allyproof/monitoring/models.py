@@ -109,6 +109,8 @@ class Violation(models.Model):
 
     @property
     def resolved_by_label(self) -> str:
+        """A person, or what resolved it: "Jira (ACME-12)" for a source of "jira:ACME-12"."""
         if self.resolved_by_id:
             return str(self.resolved_by)
-        return self.resolved_source
+        system, _, detail = self.resolved_source.partition(":")
+        return f"{system.capitalize()} ({detail})" if detail else self.resolved_source
