@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class JiraCall:
-    sb: "Sandbox"
+    sb: Sandbox
     site: Site
     site_state: SiteState
     account_id: str

@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from . import control, gateway, oauth_views, ui
 from .adf import AdfSchema

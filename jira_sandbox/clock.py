@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 
 class Clock:
@@ -46,13 +46,13 @@ class Clock:
 
 def jira_time(ts: float) -> str:
     """Jira's timestamp format, e.g. 2017-11-16T18:55:45.833+0000."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
 def iso_utc(ts: float) -> str:
     """ISO 8601 as in X-RateLimit-Reset (e.g. 2025-10-08T15:00:00Z)."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def epoch_ms(ts: float) -> int:

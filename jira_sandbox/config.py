@@ -122,21 +122,21 @@ class SandboxConfig:
     state_file: str | None = None
 
     @classmethod
-    def default(cls) -> "SandboxConfig":
+    def default(cls) -> SandboxConfig:
         from .world import DEFAULT_WORLD
         return cls.from_dict(copy.deepcopy(DEFAULT_WORLD))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SandboxConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SandboxConfig:
         from .world import DEFAULT_WORLD
         merged = {**copy.deepcopy(DEFAULT_WORLD), **data}
         return _build(cls, merged)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "SandboxConfig":
+    def from_file(cls, path: str | os.PathLike) -> SandboxConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def with_env(self, environ: dict[str, str] | None = None) -> "SandboxConfig":
+    def with_env(self, environ: dict[str, str] | None = None) -> SandboxConfig:
         """Serve mode: the product's own variables name the client id and secret."""
         env = os.environ if environ is None else environ
         self.client_id = env.get("ATLASSIAN_CLIENT_ID") or self.client_id
@@ -147,7 +147,7 @@ class SandboxConfig:
             self.timing.index_delay = float(env["JIRA_SANDBOX_INDEX_DELAY"])
         return self
 
-    def with_local_site_urls(self, base_url: str) -> "SandboxConfig":
+    def with_local_site_urls(self, base_url: str) -> SandboxConfig:
         """Served mode: site URLs point at pages this sandbox serves, so 'open in Jira' works."""
         for site in self.sites:
             site.url = f"{base_url.rstrip('/')}/sites/{site.slug}"

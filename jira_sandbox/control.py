@@ -20,7 +20,7 @@ def _body(req: Request) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def add_fault(sb: "Sandbox", req: Request) -> Response:
+def add_fault(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     try:
         fault = sb.faults.add(kind=b.get("kind", ""), path=b.get("path", ".*"), method=b.get("method"),
@@ -31,7 +31,7 @@ def add_fault(sb: "Sandbox", req: Request) -> Response:
     return json_response(fault.as_dict(), 201)
 
 
-def add_delivery_fault(sb: "Sandbox", req: Request) -> Response:
+def add_delivery_fault(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     try:
         fault = sb.faults.add_delivery(kind=b.get("kind", ""), count=int(b.get("count", 1)))
@@ -40,46 +40,46 @@ def add_delivery_fault(sb: "Sandbox", req: Request) -> Response:
     return json_response({"id": fault.id, "kind": fault.kind, "remaining": fault.count}, 201)
 
 
-def clear_faults(sb: "Sandbox", req: Request) -> Response:
+def clear_faults(sb: Sandbox, req: Request) -> Response:
     sb.faults.clear()
     return json_response({"faults": []})
 
 
-def clock(sb: "Sandbox", req: Request) -> Response:
+def clock(sb: Sandbox, req: Request) -> Response:
     return json_response({"now": sb.clock.now(), "frozen": sb.clock.frozen})
 
 
-def advance_clock(sb: "Sandbox", req: Request) -> Response:
+def advance_clock(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     if b.get("freeze"):
         sb.clock.freeze()
     return json_response({"now": sb.clock.advance(float(b.get("seconds", 0))), "frozen": sb.clock.frozen})
 
 
-def deliver(sb: "Sandbox", req: Request) -> Response:
+def deliver(sb: Sandbox, req: Request) -> Response:
     return json_response({"attempts": sb.deliver_pending(), "pending": sb.pending_deliveries})
 
 
-def deliveries(sb: "Sandbox", req: Request) -> Response:
+def deliveries(sb: Sandbox, req: Request) -> Response:
     return json_response([dataclasses.asdict(a) for a in sb.deliveries])
 
 
-def conformance(sb: "Sandbox", req: Request) -> Response:
+def conformance(sb: Sandbox, req: Request) -> Response:
     return json_response({"enabled": sb.conformance.enabled,
                           "failures": [dataclasses.asdict(f) for f in sb.conformance.failures]})
 
 
-def requests_log(sb: "Sandbox", req: Request) -> Response:
+def requests_log(sb: Sandbox, req: Request) -> Response:
     return json_response([{k: v for k, v in dataclasses.asdict(r).items() if k != "response"}
                           for r in sb.requests[-500:]])
 
 
-def set_auto_approve(sb: "Sandbox", req: Request) -> Response:
+def set_auto_approve(sb: Sandbox, req: Request) -> Response:
     sb.auto_approve = bool(_body(req).get("enabled", True))
     return json_response({"auto_approve": sb.auto_approve})
 
 
-def required_field(sb: "Sandbox", req: Request) -> Response:
+def required_field(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     try:
         sb.set_required_field(b.get("cloud_id"), b["project_key"], b["issue_type"], b["field_id"], b["name"],
@@ -89,7 +89,7 @@ def required_field(sb: "Sandbox", req: Request) -> Response:
     return json_response({"ok": True}, 201)
 
 
-def act_on_issue(sb: "Sandbox", req: Request) -> Response:
+def act_on_issue(sb: Sandbox, req: Request) -> Response:
     """Act as a Jira user: {"action": "transition", "status": "Done"} | comment | delete."""
     b, cloud, key = _body(req), req.params["cloud"], req.params["key"]
     action = b.get("action")
@@ -106,7 +106,7 @@ def act_on_issue(sb: "Sandbox", req: Request) -> Response:
     return error_collection(400, ["action must be transition, comment or delete"])
 
 
-def expire_tokens(sb: "Sandbox", req: Request) -> Response:
+def expire_tokens(sb: Sandbox, req: Request) -> Response:
     sb.expire_access_tokens()
     return json_response({"ok": True})
 
@@ -122,7 +122,7 @@ ROUTES = [
 ]
 
 
-def handle(sb: "Sandbox", req: Request) -> Response:
+def handle(sb: Sandbox, req: Request) -> Response:
     router = Router([Route(m, PREFIX + p, h) for m, p, h in ROUTES])
     route, params, known = router.match(req.method, req.path)
     if route is None:

@@ -54,7 +54,7 @@ def _gateway_error(status: int, message: str) -> Response:
     return json_response({"code": status, "message": message}, status)
 
 
-def handle(sb: "Sandbox", req: Request, record: Any) -> Response:
+def handle(sb: Sandbox, req: Request, record: Any) -> Response:
     m = PREFIX.match(req.path)
     cloud_id, api_path = m.group("cloud"), m.group("rest")
     record.cloud_id = cloud_id
@@ -100,7 +100,7 @@ def _scopes_ok(granted: list[str], op: Operation | None, method: str, template: 
     return any(all(s in granted for s in needed) for needed in alternatives)
 
 
-def _request_conformance(sb: "Sandbox", req: Request, op: Operation | None, api_path: str) -> Response | None:
+def _request_conformance(sb: Sandbox, req: Request, op: Operation | None, api_path: str) -> Response | None:
     if op is None:
         return None
     try:
@@ -116,7 +116,7 @@ def _request_conformance(sb: "Sandbox", req: Request, op: Operation | None, api_
     return error_collection(400, [message])
 
 
-def _response_conformance(sb: "Sandbox", req: Request, op: Operation | None, resp: Response) -> None:
+def _response_conformance(sb: Sandbox, req: Request, op: Operation | None, resp: Response) -> None:
     if op is None:
         return
     for problem in sb.conformance.response_errors(op, resp.status, resp.data):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 UNBOUNDED = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
 

@@ -26,7 +26,7 @@ def _error_page(message: str, status: int = 400) -> Response:
                          f"<main><h1>Something went wrong</h1><p>{html.escape(message)}</p></main></html>", status)
 
 
-def authorize_params_error(sb: "Sandbox", p: dict[str, str]) -> Response | None:
+def authorize_params_error(sb: Sandbox, p: dict[str, str]) -> Response | None:
     """Parameters are checked as Atlassian documents them; errors that make the redirect
     untrustworthy show a page, the rest go back to the app."""
     missing = [k for k in ("client_id", "redirect_uri") if not p.get(k)]
@@ -53,7 +53,7 @@ def authorize_params_error(sb: "Sandbox", p: dict[str, str]) -> Response | None:
     return None
 
 
-def authorize(sb: "Sandbox", req: Request) -> Response:
+def authorize(sb: Sandbox, req: Request) -> Response:
     p = {k: v[0] for k, v in req.query.items()}
     problem = authorize_params_error(sb, p)
     if problem:
@@ -64,7 +64,7 @@ def authorize(sb: "Sandbox", req: Request) -> Response:
     return html_response(consent_page(sb, p))
 
 
-def authorize_decision(sb: "Sandbox", req: Request) -> Response:
+def authorize_decision(sb: Sandbox, req: Request) -> Response:
     form = req.form()
     p = {k: form.get(k, [""])[0] for k in AUTHORIZE_REQUIRED}
     problem = authorize_params_error(sb, p)
@@ -80,7 +80,7 @@ def authorize_decision(sb: "Sandbox", req: Request) -> Response:
     return _approve(sb, p, account, sites)
 
 
-def _approve(sb: "Sandbox", p: dict[str, str], account_id: str, cloud_ids: list[str]) -> Response:
+def _approve(sb: Sandbox, p: dict[str, str], account_id: str, cloud_ids: list[str]) -> Response:
     scopes = p["scope"].split()
     with sb.lock:
         grant = sb.oauth.grant(account_id, scopes, cloud_ids)
@@ -88,7 +88,7 @@ def _approve(sb: "Sandbox", p: dict[str, str], account_id: str, cloud_ids: list[
     return _redirect_back(p["redirect_uri"], code=code, state=p["state"])
 
 
-def consent_page(sb: "Sandbox", p: dict[str, str]) -> str:
+def consent_page(sb: Sandbox, p: dict[str, str]) -> str:
     hidden = "".join(f"<input type='hidden' name='{k}' value='{html.escape(p[k], quote=True)}'>"
                      for k in AUTHORIZE_REQUIRED)
     scopes = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in p["scope"].split())
@@ -109,7 +109,7 @@ def consent_page(sb: "Sandbox", p: dict[str, str]) -> str:
 </form></main></body></html>"""
 
 
-def token(sb: "Sandbox", req: Request) -> Response:
+def token(sb: Sandbox, req: Request) -> Response:
     try:
         body = _token_body(req)
         with sb.lock:
@@ -137,7 +137,7 @@ def _token_body(req: Request) -> dict[str, Any]:
     return body
 
 
-def accessible_resources(sb: "Sandbox", req: Request) -> Response:
+def accessible_resources(sb: Sandbox, req: Request) -> Response:
     tok = sb.oauth.authenticate(req.headers.get("authorization"))
     if tok is None:
         return json_response({"code": 401, "message": "Unauthorized"}, 401)
@@ -159,7 +159,7 @@ def accessible_resources(sb: "Sandbox", req: Request) -> Response:
     return json_response(out)
 
 
-def me(sb: "Sandbox", req: Request) -> Response:
+def me(sb: Sandbox, req: Request) -> Response:
     tok = sb.oauth.authenticate(req.headers.get("authorization"))
     if tok is None:
         return json_response({"code": 401, "message": "Unauthorized"}, 401)

@@ -7,7 +7,8 @@ it runs whenever this says "invalid", to confirm and to word the error.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 Check = Callable[[Any], bool]
 _TYPES: dict[str, Callable[[Any], bool]] = {

@@ -98,7 +98,7 @@ class State:
     oauth: TokenStore = field(default_factory=TokenStore)
 
     @classmethod
-    def initial(cls, cfg: SandboxConfig) -> "State":
+    def initial(cls, cfg: SandboxConfig) -> State:
         sites = {s.cloud_id: SiteState(s.cloud_id, copy.deepcopy(s.projects)) for s in cfg.sites}
         return cls(sites=sites)
 

@@ -3,7 +3,7 @@ comments and the webhook deliveries each issue caused."""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any
 
 from .web import Request, Response, Route, html_response, redirect
@@ -24,19 +24,19 @@ def _page(title: str, body: str) -> Response:
                          f"Jira Cloud sandbox</a></header><main>{body}</main></body></html>")
 
 
-def _site(sb: "Sandbox", slug: str) -> Any:
+def _site(sb: Sandbox, slug: str) -> Any:
     return next((s for s in sb.cfg.sites if s.slug == slug), None)
 
 
 def _ts(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _lozenge(status: dict[str, Any]) -> str:
     return f"<span class='lozenge {e(status['statusCategory']['key'])}'>{e(status['name'])}</span>"
 
 
-def index(sb: "Sandbox", req: Request) -> Response:
+def index(sb: Sandbox, req: Request) -> Response:
     sites = "".join(f"<li><a href='/sites/{e(s.slug)}'>{e(s.name)}</a> <small>cloud id {e(s.cloud_id)}</small>"
                     f"</li>" for s in sb.cfg.sites)
     return _page("Sites", f"<h1>Sites</h1><ul>{sites}</ul><p>Auto-approve OAuth: {sb.auto_approve}. "
@@ -45,7 +45,7 @@ def index(sb: "Sandbox", req: Request) -> Response:
                           f"<p><a href='/ui/deliveries'>All webhook deliveries</a></p>")
 
 
-def site_page(sb: "Sandbox", req: Request) -> Response:
+def site_page(sb: Sandbox, req: Request) -> Response:
     site = _site(sb, req.params["slug"])
     if site is None:
         return _page("Not found", "<h1>No such site</h1>")
@@ -71,7 +71,7 @@ def _adf_text(node: Any) -> str:
     return ""
 
 
-def issue_page(sb: "Sandbox", req: Request) -> Response:
+def issue_page(sb: Sandbox, req: Request) -> Response:
     site = _site(sb, req.params["slug"])
     try:
         issue = sb.get_issue(site.cloud_id, req.params["key"]) if site else None
@@ -104,7 +104,7 @@ def issue_page(sb: "Sandbox", req: Request) -> Response:
     return _page(key, body)
 
 
-def issue_action(sb: "Sandbox", req: Request) -> Response:
+def issue_action(sb: Sandbox, req: Request) -> Response:
     site = _site(sb, req.params["slug"])
     form = {k: v[0] for k, v in req.form().items()}
     key, action = req.params["key"], form.get("action")
@@ -122,7 +122,7 @@ def issue_action(sb: "Sandbox", req: Request) -> Response:
     return redirect(f"/sites/{site.slug}/browse/{key}", 303)
 
 
-def deliveries_page(sb: "Sandbox", req: Request) -> Response:
+def deliveries_page(sb: Sandbox, req: Request) -> Response:
     rows = "".join(f"<tr><td>{_ts(a.time)}</td><td>{e(a.issue_key)}</td><td>{e(a.event)}</td>"
                    f"<td>{a.attempt}</td><td>{a.status}</td><td>{e(a.url)}</td><td>{e(a.error or '')}</td></tr>"
                    for a in reversed(sb.deliveries))
@@ -132,7 +132,7 @@ def deliveries_page(sb: "Sandbox", req: Request) -> Response:
                                f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
-def routes(sb: "Sandbox") -> list[Route]:
+def routes(sb: Sandbox) -> list[Route]:
     def bind(fn: Any) -> Any:
         return lambda r: fn(sb, r)
     return [

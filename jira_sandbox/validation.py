@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from . import adf
 from .config import IssueType, Project, SandboxConfig

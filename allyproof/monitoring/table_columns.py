@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 @dataclass(frozen=True)
 class Column:
     heading: str
-    cells: Callable[[object, list], "Cells"]
+    cells: Callable[[object, list], Cells]
 
 
 @dataclass(frozen=True)

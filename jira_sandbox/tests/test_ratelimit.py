@@ -1,7 +1,7 @@
 """Rate limits since March 2026: each RateLimit-Reason with its headers, and NearLimit."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -34,7 +34,7 @@ def test_global_quota_denies_everything_until_the_hour_turns():
     assert_429(resp, "jira-quota-global-based", 5)
     other_site = h.sb.cfg.sites[1].cloud_id
     assert h.api("GET", "project/OPS", tokens, cloud_id=other_site).status_code == 429  # shared by all sites
-    reset = datetime.strptime(resp.headers["X-RateLimit-Reset"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    reset = datetime.strptime(resp.headers["X-RateLimit-Reset"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert reset.minute == 0 and reset.second == 0
     assert int(resp.headers["Retry-After"]) == int(reset.timestamp() - h.sb.clock.now()) or \
         abs(int(resp.headers["Retry-After"]) - (reset.timestamp() - h.sb.clock.now())) < 1
