@@ -184,3 +184,22 @@ def test_watching_a_finished_job_asks_the_page_to_refresh(client, acme, member_u
     PushJob.objects.filter(pk=job.pk).update(status="completed")
     done = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
     assert done.status_code == 204 and done["HX-Refresh"] == "true"
+
+
+def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(client, acme, member_user, sandbox):
+    """A web process that died mid-create leaves a reservation and maybe an issue: pushing again finds it."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira import push
+
+    violation = acme.violations.get(rule_id="image-alt")
+    connection = acme.organization.jira_connections.get()
+    key = push.dedupe_key(organization_id=connection.organization_id, cloud_id=connection.cloud_id, violation=violation)
+    link = JiraLink.objects.create(organization=acme.organization, violation=violation, cloud_id=connection.cloud_id,
+                                   dedupe_key=key, project_key="ACME", created_at=clock.now(), outcome_unknown=True)
+    sandbox.create_issue(None, "ACME", "created before the crash", "Bug", labels=[link.label])
+    client.force_login(member_user)
+    page = client.get(reverse("violation_detail", args=[acme.pk, violation.pk])).content.decode()
+    assert "Push to Jira</button>" in page and "Pushing to Jira…" not in page
+    response = client.post(reverse("jira_violation_push", args=[acme.pk, violation.pk]), HTTP_HX_REQUEST="true")
+    assert "ACME-1" in response.content.decode()
+    assert len(sandbox.issues(None)) == 1

@@ -114,8 +114,20 @@ def violation_button(*, violation: Violation) -> dict:
         link = JiraLink.objects.filter(violation=violation, cloud_id=connection.cloud_id, status__in=LIVE).first()
     history = JiraLink.objects.filter(violation=violation, status=JiraLink.Status.LINKED).first() if link is None else None
     rule = SiteSyncRule.objects.filter(site_id=violation.site_id).first()
-    reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
     pending_job = PushJob.objects.filter(
-        kind=PushJob.Kind.SINGLE, items__violation=violation, status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]
+        items__violation=violation, status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]
     ).first()
+    if link is not None and link.status == JiraLink.Status.CREATING and not pending_job and not _in_flight(link):
+        link = None  # an attempt that died: pushing again searches by label before it creates
+    reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
     return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job}
+
+
+def _in_flight(link: JiraLink) -> bool:
+    from django.conf import settings
+
+    from allyproof.core import clock
+
+    if not link.claim or link.claimed_at is None:
+        return False
+    return (clock.now() - link.claimed_at).total_seconds() < settings.CONFIG.jira_job_stale_seconds
