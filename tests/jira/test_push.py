@@ -171,3 +171,20 @@ def rules_for_tx(client, admin_user, sandbox, site):
                      inputs=[rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME",
                                              severities=frozenset({"critical"}), issue_type="", auto_push=False)])
     return site.violations.get(rule_id="image-alt"), connection
+
+
+def test_reconnecting_to_the_same_site_resumes_the_links(violation, connected, sandbox, client):
+    from django.urls import reverse
+
+    from allyproof.integrations.jira.models import JiraConnection
+    from tests.jira.conftest import connect
+
+    first = do_push(violation, connected, sandbox).link
+    client.post(reverse("jira_disconnect"))
+    assert JiraLink.objects.get(pk=first.pk).status == JiraLink.Status.LINKED  # kept as history
+    reconnected = connect(client, sandbox)
+    assert reconnected.pk != connected.pk and JiraConnection.objects.count() == 2
+    before = len(creates(sandbox))
+    again = do_push(violation, reconnected, sandbox)
+    assert (again.link.pk, again.created) == (first.pk, False)
+    assert len(creates(sandbox)) == before
