@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.contrib import messages
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
@@ -15,6 +16,9 @@ from . import selectors, services, table_columns, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
 from .models import IMPACT_ORDER, Scan
+
+
+PAGE_SIZE = 100  # rows of the violations table; a 10,000-violation site stays fast (bench/site_page.py)
 
 
 @member_required
@@ -48,13 +52,16 @@ def _site_page_context(request, site, upload_form=None):
     status = status if status in selectors.STATUS_FILTERS else "open"
     sort = request.GET.get("sort", "impact")
     sort = sort if sort in selectors.SORTS else "impact"
-    violations = list(selectors.violations_for_site(site=site, status=status, sort=sort))
+    paginator = Paginator(selectors.violations_for_site(site=site, status=status, sort=sort), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    violations = list(page.object_list)
     for violation in violations:
         violation.wcag_labels = wcag.labels(violation.tags)
     columns = [column.cells(site, violations) for column in table_columns.registered()]
     return {
         "site": site,
         "violations": violations,
+        "page": page,
         "status": status,
         "sort": sort,
         "counts": selectors.violation_counts(site=site),

@@ -369,3 +369,26 @@ def test_stale_picker_pushes_only_what_still_matches_and_says_what_it_skipped(
     assert not PushJob.objects.filter(status=PushJob.Status.QUEUED).exists()
     assert len(served_sandbox.issues(None)) == critical
     assert_no_axe_violations(page)
+
+
+def test_without_javascript_the_picker_is_its_own_page(chromium_browser, live_server, routed, scanned, member_user,
+                                                       served_sandbox):
+    context = chromium_browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server, member_user.email)
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/")
+    page.get_by_text("Choose violations").click()
+    page.get_by_role("link", name=f"Open the checklist of all {scanned.violations.count()}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choose violations to push to ACME")
+    boxes = page.get_by_role("checkbox")
+    expect(boxes).to_have_count(scanned.violations.count())
+    context_js = chromium_browser.new_context()  # axe needs JavaScript; same page, scanned with it on
+    scanned_page = context_js.new_page()
+    sign_in(scanned_page, live_server, member_user.email)
+    scanned_page.goto(page.url)
+    assert_no_axe_violations(scanned_page)
+    context_js.close()
+    boxes.first.uncheck()
+    page.locator("[data-picker-submit]").click()
+    assert PushJob.objects.get().items.count() == scanned.violations.count() - 1
+    context.close()

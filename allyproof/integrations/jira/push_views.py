@@ -82,13 +82,13 @@ def site_push(request, site_id: int):
     elif block.get("job"):
         messages.info(request, "A push for this site is already running.")
     else:
-        ready = {v.pk: v for v in block["ready"]}
         if request.POST.get("mode") == "picked":
             picked = _ids(request.POST.getlist("violation"))
-            chosen = [ready[i] for i in picked if i in ready]
-            skipped = len(picked) - len(chosen)
+            # Re-checked against today's rules: a stale tab or a forged id cannot get past them.
+            chosen = list(block["ready"].filter(pk__in=picked))
+            skipped = len(set(picked)) - len(chosen)
         else:
-            chosen, skipped = list(ready.values()), 0
+            chosen, skipped = list(block["ready"]), 0
         if chosen:
             kind = PushJob.Kind.PICKED if request.POST.get("mode") == "picked" else PushJob.Kind.BULK
             jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"], by=request.user)
@@ -107,6 +107,13 @@ def site_push(request, site_id: int):
 
 def _ids(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.isdigit()]
+
+
+@member_required
+def site_picker(request, site_id: int):
+    site = site_get(organization=request.membership.organization, site_id=site_id)
+    template = "jira/_picker.html" if request.htmx else "jira/picker_page.html"
+    return render(request, template, selectors.site_picker(site=site))
 
 
 @member_required

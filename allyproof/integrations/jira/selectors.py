@@ -86,24 +86,33 @@ def site_block(*, site: Site) -> dict:
     context["reason"] = site_rule_reason(site=site, connection=connection, rule=rule)
     if context["reason"]:
         return context
-    ready = list(pushable_violations(site=site, connection=connection, rule=rule))
-    for violation in ready:
-        from allyproof.monitoring import wcag
-
-        violation.wcag_labels = wcag.labels(violation.tags)
     active, latest = _jobs(site)
     context.update(
-        ready=ready, ready_count=len(ready), project_key=rule.project_key, job=active,
+        ready=pushable_violations(site=site, connection=connection, rule=rule),
+        project_key=rule.project_key, job=active,
         linked_count=JiraLink.objects.filter(violation__site=site, cloud_id=connection.cloud_id,
                                              status=JiraLink.Status.LINKED).count(),
         latest_job=latest,
         latest_failed=list(latest.items.filter(status=PushJobItem.Status.FAILED).select_related("violation"))
         if latest else [],
     )
+    context["ready_count"] = context["ready"].count()
     if active is not None:
         from .jobs import job_progress
 
         context["progress"] = job_progress(active)
+    return context
+
+
+def site_picker(*, site: Site) -> dict:
+    """The picker's checklist: every pushable violation with its badge, text, pages and WCAG tags."""
+    from allyproof.monitoring import wcag
+
+    context = site_block(site=site)
+    if not context["reason"]:
+        context["ready"] = list(context["ready"])
+        for violation in context["ready"]:
+            violation.wcag_labels = wcag.labels(violation.tags)
     return context
 
 

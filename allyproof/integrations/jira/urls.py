@@ -16,5 +16,6 @@ urlpatterns = [
          name="jira_violation_button"),
     path("sites/<int:site_id>/jira/push/", push_views.site_push, name="jira_site_push"),
     path("sites/<int:site_id>/jira/", push_views.site_block, name="jira_site_block"),
+    path("sites/<int:site_id>/jira/picker/", push_views.site_picker, name="jira_site_picker"),
     path("sites/<int:site_id>/jira/jobs/<int:job_id>/retry/", push_views.job_retry, name="jira_job_retry"),
 ]

@@ -140,10 +140,22 @@
     var form = details.closest("form");
     var collapsed = form && form.querySelector("[data-collapsed-push]");
     if (collapsed) collapsed.hidden = details.open;
+    // Content that is fetched the first time its <details> opens (the picker's checklist).
+    var lazy = details.querySelector("[data-lazy-src]");
+    if (details.open && lazy && !lazy.hasAttribute("data-loaded")) {
+      lazy.setAttribute("data-loaded", "");
+      lazy.setAttribute("aria-busy", "true");
+      fetch(lazy.getAttribute("data-lazy-src"), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) { lazy.innerHTML = html; process(lazy); enhance(lazy); })
+        .catch(function () { lazy.removeAttribute("data-loaded"); })
+        .finally(function () { lazy.removeAttribute("aria-busy"); });
+    }
   }
 
   function enhance(root) {
-    root.querySelectorAll("[data-picker-details]").forEach(function (details) {
+    root.querySelectorAll("[data-picker-details]:not([data-enhanced])").forEach(function (details) {
+      details.setAttribute("data-enhanced", "");
       details.addEventListener("toggle", function () { updatePickerDetails(details); });
       updatePickerDetails(details);
     });
