@@ -10,7 +10,7 @@ bulk_create from real axe-core rule metadata (bench/_axe_generator.py's pool of 
 "<rule>-<n>" as the site can hold one violation per rule, impacts, help texts, help URLs, tags, 20
 page URLs and 3 to 5 samples each). The member's Django test Client then GETs the page: one warm-up,
 then --runs timed requests (the whole server side: middleware, session, view, queries, template;
-no network). The page lists the open violations, all of them (it is not paginated).
+no network). The table shows one page of 100 rows; the picker checklist loads separately when opened.
 
 Then Jira is connected (a JiraConnection row, status active, and the site's SiteSyncRule enabled
 for project ACME with all four severities; 20 % of the violations get a linked JiraLink so the Jira
