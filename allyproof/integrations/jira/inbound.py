@@ -8,6 +8,7 @@ same (event, issue, timestamp) — changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from .models import InboundEvent, JiraConnection
 
 log = logging.getLogger(__name__)
 LEEWAY_SECONDS = 60
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)  # "last update received" needs no finer grain
 
 
 class Unauthenticated(Exception):
@@ -102,35 +104,39 @@ HANDLERS: dict[str, Handler] = {}
 IGNORED_EVENTS = frozenset({"jira:issue_created", "comment_created", "comment_updated", "comment_deleted"})
 
 
+def _dispatch(connection: JiraConnection | None, event: Event) -> tuple[str, str]:
+    if connection is None:
+        return InboundEvent.Outcome.UNMATCHED, "no active connection registered this webhook"
+    now = clock.now()
+    if connection.last_webhook_at is None or now - connection.last_webhook_at > LAST_SEEN_RESOLUTION:
+        JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
+    handler = HANDLERS.get(event.name)
+    if handler is None:
+        known = event.name in IGNORED_EVENTS
+        return InboundEvent.Outcome.IGNORED, "not an event we act on" if known else "unknown event"
+    return handler(connection, event)
+
+
 def receive(*, authorization: str | None, identifier: str, body: bytes) -> InboundEvent:
     """Raises Unauthenticated or BadPayload; otherwise records the delivery and applies it once."""
     authenticate(authorization)
     event = parse(body)
     dedupe_key = f"{event.name}:{event.issue_id or event.issue_key}:{event.timestamp}"
     if identifier:
-        seen = InboundEvent.objects.filter(identifier=identifier).first()
+        seen = InboundEvent.objects.filter(identifier=identifier).only("pk", "event", "outcome").first()
         if seen is not None:
             return seen
     connection = connection_for(event)
     try:
         with transaction.atomic():
+            outcome, detail = _dispatch(connection, event)
+            # Recorded after the handler, in the same transaction: a concurrent replay that loses the
+            # race on the unique dedupe key rolls back whatever its handler did.
             record = InboundEvent.objects.create(
                 connection=connection, identifier=identifier[:200], event=event.name[:60], issue_id=event.issue_id[:30],
                 issue_key=event.issue_key[:40], timestamp=event.timestamp, dedupe_key=dedupe_key[:200],
-                received_at=clock.now(), outcome=InboundEvent.Outcome.IGNORED,
+                received_at=clock.now(), outcome=outcome, detail=detail[:300],
             )
-            if connection is None:
-                outcome, detail = InboundEvent.Outcome.UNMATCHED, "no active connection registered this webhook"
-            else:
-                JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=clock.now())
-                handler = HANDLERS.get(event.name)
-                if handler is None:
-                    known = event.name in IGNORED_EVENTS
-                    outcome, detail = InboundEvent.Outcome.IGNORED, "not an event we act on" if known else "unknown event"
-                else:
-                    outcome, detail = handler(connection, event)
-            record.outcome, record.detail = outcome, detail[:300]
-            record.save(update_fields=["outcome", "detail"])
     except IntegrityError:
         # Same (event, issue, timestamp) under another identifier: a replay. Nothing is applied again.
         return InboundEvent(event=event.name, dedupe_key=dedupe_key, outcome=InboundEvent.Outcome.DUPLICATE)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db.models import Q
+
 from allyproof.core import clock
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
@@ -41,13 +43,15 @@ def is_echo(connection: JiraConnection, event: Event) -> bool:
 
 
 def _link(connection: JiraConnection, event: Event) -> JiraLink | None:
-    links = JiraLink.objects.filter(cloud_id=connection.cloud_id, organization_id=connection.organization_id,
-                                    status=JiraLink.Status.LINKED).select_related("violation")
-    if event.issue_id:
-        found = links.filter(issue_id=event.issue_id).first()
-        if found:
-            return found
-    return links.filter(issue_key=event.issue_key).first() if event.issue_key else None
+    """Our link to the event's issue: by id (stable across a move to another project), else by key."""
+    match = Q(issue_id=event.issue_id) if event.issue_id else Q()
+    if event.issue_key:
+        match = match | Q(issue_key=event.issue_key) if event.issue_id else Q(issue_key=event.issue_key)
+    if not match:
+        return None
+    links = list(JiraLink.objects.filter(match, cloud_id=connection.cloud_id, organization_id=connection.organization_id,
+                                         status=JiraLink.Status.LINKED).select_related("violation")[:2])
+    return next((link for link in links if event.issue_id and link.issue_id == event.issue_id), links[0] if links else None)
 
 
 def on_issue_updated(connection: JiraConnection, event: Event) -> Outcome:
