@@ -19,7 +19,7 @@ def test_development_defaults_generate_local_secrets_once(tmp_path):
     assert first.database_url == f"sqlite:///{tmp_path / 'allyproof.sqlite3'}"
     assert first.public_url == "http://127.0.0.1:8000" and first.jira_push_interval_ms == 150
     assert first.atlassian_auth_url == "https://auth.atlassian.com"
-    assert {"generated a local ALLYPROOF_SECRET_KEY in secret_key (development only)",
+    assert {f"generated a local ALLYPROOF_SECRET_KEY in {tmp_path.name}/secret_key (development only)",
             "generated a local encryption key in " + tmp_path.name + "/encryption_keys (development only)"} == set(first.notes)
     for name in ("secret_key", "encryption_keys"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600

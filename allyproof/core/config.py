@@ -95,7 +95,7 @@ def _local_secret(data_dir: Path, notes: list[str]) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(50))
-        notes.append(f"generated a local ALLYPROOF_SECRET_KEY in {path.name} (development only)")
+        notes.append(f"generated a local ALLYPROOF_SECRET_KEY in {data_dir.name}/{path.name} (development only)")
     return path.read_text().strip()
 
 
