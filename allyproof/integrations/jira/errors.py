@@ -20,7 +20,7 @@ class JiraAuthError(JiraError):
 
 
 class JiraNotFound(JiraError):
-    pass
+    """404: no such project, issue or webhook (or one the grant cannot see)."""
 
 
 class JiraValidationError(JiraError):

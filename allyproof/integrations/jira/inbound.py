@@ -30,11 +30,11 @@ LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)  # "last update received" needs n
 
 
 class Unauthenticated(Exception):
-    pass
+    """No valid JWT: answered 401 before the body is read."""
 
 
 class BadPayload(Exception):
-    pass
+    """Authenticated, but not a webhook body we can read: answered 400 (Atlassian does not retry it)."""
 
 
 def authenticate(authorization: str | None) -> dict[str, Any]:
