@@ -59,10 +59,9 @@ def violation_push(request, site_id: int, violation_id: int):
 
 
 def _refused(request, violation, reason):
-    if request.htmx:
-        messages.error(request, reason)
-        return _button(request, violation, status=409)
     messages.error(request, reason)
+    if request.htmx:  # our app.js swaps 4xx fragments too, so the reason shows in place
+        return _button(request, violation, status=409)
     return redirect("violation_detail", site_id=violation.site_id, violation_id=violation.pk)
 
 
