@@ -98,3 +98,14 @@ def test_generate_prints_a_usable_key():
     ring = crypto.parse(out.getvalue().strip())
     assert ring.primary_id == "k3"
     assert ring.decrypt(ring.encrypt("x", associated_data="a"), associated_data="a") == "x"
+
+
+def test_operators_can_read_jobs_and_links_in_the_admin(connected, acme, client, django_user_model, sandbox):
+    from allyproof.integrations.jira import jobs
+
+    job = jobs.push_job_create(site=acme, violations=acme.violations.all()[:2], kind="bulk", project_key="ACME",
+                               enqueue=False)
+    client.force_login(django_user_model.objects.create_superuser("operator@allyproof.test", "pw"))
+    for url in ("/admin/jira/pushjob/", f"/admin/jira/pushjob/{job.pk}/change/", "/admin/jira/jiralink/",
+                "/admin/jira/inboundevent/", "/admin/jira/sitesyncrule/"):
+        assert client.get(url).status_code == 200, url

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import InboundEvent, JiraConnection, SiteSyncRule
+from .models import InboundEvent, JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
 
 
 @admin.register(JiraConnection)
@@ -30,3 +30,29 @@ class InboundEventAdmin(admin.ModelAdmin):
     list_display = ("received_at", "event", "issue_key", "outcome", "detail", "connection")
     list_filter = ("outcome", "event")
     readonly_fields = [f.name for f in InboundEvent._meta.fields]
+
+
+class PushJobItemInline(admin.TabularInline):
+    model = PushJobItem
+    extra = 0
+    can_delete = False
+    fields = ("position", "violation", "status", "issue_key", "reason", "attempts", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(PushJob)
+class PushJobAdmin(admin.ModelAdmin):
+    """What each bulk, picked, auto or single push did, item by item, for whoever investigates."""
+
+    list_display = ("created_at", "site", "kind", "status", "project_key", "created_by", "finished_at")
+    list_filter = ("status", "kind")
+    readonly_fields = [f.name for f in PushJob._meta.fields]
+    inlines = [PushJobItemInline]
+
+
+@admin.register(JiraLink)
+class JiraLinkAdmin(admin.ModelAdmin):
+    list_display = ("issue_key", "violation", "status", "project_key", "cloud_id", "linked_at")
+    list_filter = ("status",)
+    search_fields = ("issue_key", "violation__rule_id")
+    readonly_fields = [f.name for f in JiraLink._meta.fields]
