@@ -47,15 +47,7 @@ from allyproof.integrations.jira.gateway import client_for  # noqa: E402
 from allyproof.monitoring.models import Violation  # noqa: E402
 from jira_sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests import factories  # noqa: E402
-from tests.jira.conftest import connect  # noqa: E402
-
-
-class NoGate:
-    def wait(self, site, max_wait=None):
-        pass
-
-    def pause(self, site, seconds, reason):
-        pass
+from tests.jira.conftest import NoGate, connect  # noqa: E402
 
 
 def world(n_violations: int):

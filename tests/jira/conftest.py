@@ -102,7 +102,7 @@ class NoGate:
         self.waits, self.pauses = [], []
 
     def wait(self, site, max_wait=None):
-        self.waits.append(site)
+        self.waits.append(site)  # records, never sleeps
 
     def pause(self, site, seconds, reason):
         self.pauses.append((site, seconds, reason))
