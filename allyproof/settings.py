@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import dj_database_url
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     # Before monitoring: the Jira app fills monitoring's template slots (site block, push button).
     "allyproof.integrations.jira",
     "allyproof.monitoring",
+    "axes",  # sign-in throttling (allyproof.accounts.throttling)
 ]
 
 MIDDLEWARE = [
@@ -47,6 +49,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allyproof.accounts.middleware.CurrentOrganizationMiddleware",
+    "allyproof.accounts.throttling.ClockMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "allyproof.urls"
@@ -86,6 +90,20 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sites"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling: django-axes counts failures per (account, client address) and per client address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_CLIENT_IP_CALLABLE = "allyproof.accounts.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "allyproof.accounts.throttling.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # lockout log lines name the account and address, for operators
+AXES_RESET_ON_SUCCESS = False  # else a valid account could reset its address's count between guesses
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -8,6 +8,7 @@ an operator fixes a broken deployment in one go instead of one crash at a time.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ class Config:
     jira_push_interval_ms: int
     jira_job_stale_seconds: int
     max_upload_bytes: int
+    behind_proxy: bool = False
+    proxy_ssl_header: str = ""
+    extra_hosts: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -97,6 +101,32 @@ def _local_secret(data_dir: Path, notes: list[str]) -> str:
             handle.write(secrets.token_urlsafe(50))
         notes.append(f"generated a local ALLYPROOF_SECRET_KEY in {data_dir.name}/{path.name} (development only)")
     return path.read_text().strip()
+
+
+def _flag(env, name: str, problems: list[str]) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        problems.append(f"{name}={raw!r} must be 1/true/yes or 0/false/no")
+    return raw in ("1", "true", "yes")
+
+
+def _proxy_and_hosts(env, production: bool, problems: list[str]) -> dict:
+    behind_proxy = _flag(env, "ALLYPROOF_BEHIND_PROXY", problems)
+    header = (env.get("ALLYPROOF_PROXY_SSL_HEADER") or "").strip()
+    if header and not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        problems.append(f"ALLYPROOF_PROXY_SSL_HEADER={header!r} must be a header name such as X-Forwarded-Proto")
+    if behind_proxy and not header:
+        problems.append(
+            "ALLYPROOF_PROXY_SSL_HEADER is required with ALLYPROOF_BEHIND_PROXY: the header your proxy sets "
+            "to 'https' (usually X-Forwarded-Proto)"
+        )
+    hosts = tuple(h.strip() for h in (env.get("ALLYPROOF_ALLOWED_HOSTS") or "").split(",") if h.strip())
+    if production and any(h in _LOCAL_HOSTS for h in hosts):
+        problems.append("ALLYPROOF_ALLOWED_HOSTS must not name localhost addresses in production")
+    return {"behind_proxy": behind_proxy, "proxy_ssl_header": header, "extra_hosts": hosts}
+
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1", "testserver")
 
 
 def load(env: dict[str, str] | None = None) -> Config:
@@ -163,6 +193,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
         notes=notes,
+        **_proxy_and_hosts(env, production, problems),
     )
     if production and not (config.atlassian_client_id and config.atlassian_client_secret):
         problems.append("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET are required in production")
