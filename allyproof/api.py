@@ -14,6 +14,7 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 
 from allyproof.accounts.services import api_token_authenticate
+from allyproof.core.request_body import BodyRefused, body_stream
 from allyproof.monitoring import selectors, services
 from allyproof.monitoring.axe import AxeResultsError
 from allyproof.monitoring.models import Impact, Scan, Violation
@@ -128,7 +129,7 @@ _UPLOAD_BODY = {
 
 @api.post(
     "/sites/{site_id}/scans",
-    response={201: ScanOut, 400: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut},
+    response={201: ScanOut, 400: ErrorOut, 404: ErrorOut, 411: ErrorOut, 413: ErrorOut, 415: ErrorOut},
     tags=["scans"],
     openapi_extra=_UPLOAD_BODY,
 )
@@ -138,12 +139,11 @@ def upload_scan(request, site_id: int):
     site = selectors.site_get(organization=request.auth.organization, site_id=site_id)
     if request.content_type != "application/json":
         return Status(415, ErrorOut(detail="send the results as application/json"))
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    limit = settings.CONFIG.max_upload_bytes
-    if length > limit:
-        return Status(413, ErrorOut(detail=f"the body is {length} bytes; the limit is {limit} bytes"))
     try:
-        scan = services.scan_ingest(site=site, stream=request, source=Scan.Source.API)
+        stream = body_stream(request, limit=settings.CONFIG.max_upload_bytes)
+        scan = services.scan_ingest(site=site, stream=stream, source=Scan.Source.API)
+    except BodyRefused as refused:
+        return Status(refused.status, ErrorOut(detail=f"nothing was imported: {refused.message}"))
     except AxeResultsError as problem:
         return Status(400, ErrorOut(detail=f"nothing was imported: {problem.message}", path=problem.path))
     return Status(201, scan)

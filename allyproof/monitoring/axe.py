@@ -17,6 +17,7 @@ before the caller has written anything.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,18 +25,16 @@ from typing import IO, Any
 
 import msgspec
 
+from . import limits
+from .axe_errors import AxeResultsError
+
 IMPACTS = ("critical", "serious", "moderate", "minor")
 _RANK = {impact: len(IMPACTS) - i for i, impact in enumerate(IMPACTS)}
 SAMPLE_LIMIT = 5
-HTML_SNIPPET_LIMIT = 2_000
+HTML_SNIPPET_LIMIT = limits.CUT_TO["html"]
 CHUNK = 4 * 1024 * 1024
 
 
-class AxeResultsError(ValueError):
-    def __init__(self, message: str, path: str = ""):
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}" if path else message)
 
 
 # What we read of a page; everything else in axe's output is skipped without being built.
@@ -96,6 +95,9 @@ class _Buffer:
     def __init__(self, stream: IO[bytes], chunk_size: int = CHUNK):
         self.stream, self.data, self.pos, self.eof = stream, b"", 0, False
         self.chunk_size = chunk_size
+        self.read_so_far = 0
+        # msgspec checks UTF-8 only in the fields it decodes; JSON is UTF-8 throughout, so check it all.
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
 
     def fill(self) -> bool:
         if self.eof:
@@ -104,6 +106,12 @@ class _Buffer:
         if isinstance(chunk, str):
             chunk = chunk.encode()
         self.eof = not chunk
+        try:
+            self.utf8.decode(chunk, final=self.eof)
+        except UnicodeDecodeError as error:
+            at = self.read_so_far + error.start
+            raise AxeResultsError(f"the file is not valid UTF-8 text (byte {at:,})") from None
+        self.read_so_far += len(chunk)
         self.data, self.pos = self.data[self.pos :] + chunk, 0
         return bool(chunk)
 
@@ -135,16 +143,26 @@ def _validation_error(error: msgspec.ValidationError, path: str) -> AxeResultsEr
     return AxeResultsError(f"unexpected value ({_JSON_PATH.sub('', text)})", where)
 
 
+def _decode(decoder: msgspec.json.Decoder, data, path: str):
+    """Decodes with every failure but msgspec's DecodeError turned into an AxeResultsError at `path`."""
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as error:
+        raise _validation_error(error, path) from None
+    except UnicodeDecodeError:
+        raise AxeResultsError("a string is not valid UTF-8 text", path or "results") from None
+    except RecursionError:
+        raise AxeResultsError("JSON is nested too deeply", path or "results") from None
+
+
 def _decode_next(buffer: _Buffer, path: str) -> _Page:
     """Decodes the JSON value at the cursor and moves past it."""
     while True:
         view = memoryview(buffer.data)[buffer.pos :]
         try:
-            page = _DECODER.decode(view)
+            page = _decode(_DECODER, view, path)
             buffer.pos = len(buffer.data)
             return page
-        except msgspec.ValidationError as error:
-            raise _validation_error(error, path) from None
         except msgspec.DecodeError as error:
             # msgspec has no raw_decode: a complete value followed by more data is reported as
             # "trailing characters (byte N)", N counted from 1, which tells us where the page ends.
@@ -152,9 +170,9 @@ def _decode_next(buffer: _Buffer, path: str) -> _Page:
             if trailing:
                 end = buffer.pos + int(trailing.group(1)) - 1
                 try:
-                    page = _DECODER.decode(memoryview(buffer.data)[buffer.pos : end])
-                except msgspec.ValidationError as inner:
-                    raise _validation_error(inner, path) from None
+                    page = _decode(_DECODER, memoryview(buffer.data)[buffer.pos : end], path)
+                except msgspec.DecodeError as inner:
+                    raise AxeResultsError(f"not valid JSON ({inner})", path) from None
                 buffer.pos = end
                 return page
             if not buffer.fill():
@@ -206,20 +224,15 @@ def iter_pages(stream: IO[bytes], chunk_size: int = CHUNK) -> Iterator[tuple[str
 # --- validation and aggregation ---------------------------------------------------------------
 
 
-def _text(value: Any, path: str, name: str, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise AxeResultsError(f"'{name}' must be a non-empty string", path)
-    return value
-
-
-def _sample(raw: msgspec.Raw) -> dict[str, Any]:
-    node = _NODE_DECODER.decode(raw)
+def _sample(raw: msgspec.Raw, path: str) -> dict[str, Any]:
+    try:
+        node = _decode(_NODE_DECODER, raw, path)
+    except msgspec.DecodeError as error:
+        raise AxeResultsError(f"not valid JSON ({error})", path) from None
     return {
-        "target": node.get("target") or [],
-        "html": str(node.get("html") or "")[:HTML_SNIPPET_LIMIT],
-        "failure_summary": str(node.get("failureSummary") or ""),
+        "target": limits.target(node.get("target") or [], f"{path}.target"),
+        "html": limits.excerpt(node.get("html"), f"{path}.html", "html"),
+        "failure_summary": limits.excerpt(node.get("failureSummary"), f"{path}.failureSummary", "failureSummary"),
     }
 
 
@@ -227,15 +240,14 @@ def _add_violation(scan: ScanAggregate, url: str, violation: _Violation, path: s
     rule_id = violation.id
     if not isinstance(rule_id, str) or not rule_id.strip():
         raise AxeResultsError("missing rule 'id'", path)
+    limits.text(rule_id, path, "id")
     impact = violation.impact
     if impact not in _RANK:
         raise AxeResultsError(
             f"rule {rule_id!r} has unknown impact {impact!r} (expected critical, serious, moderate or minor)",
             f"{path}.impact",
         )
-    tags = violation.tags or []
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise AxeResultsError("'tags' must be a list of strings", f"{path}.tags")
+    tags = limits.tags(violation.tags, path)
     nodes = violation.nodes or []
     if any(bytes(memoryview(node)[:1]) != b"{" for node in nodes):
         raise AxeResultsError("'nodes' must be a list of objects", path)
@@ -245,17 +257,17 @@ def _add_violation(scan: ScanAggregate, url: str, violation: _Violation, path: s
         rule = scan.rules[rule_id] = RuleAggregate(
             rule_id=rule_id,
             impact=impact,
-            description=_text(violation.description, path, "description"),
-            help=_text(violation.help, path, "help"),
-            help_url=_text(violation.helpUrl, path, "helpUrl", required=False),
+            description=limits.text(violation.description, path, "description"),
+            help=limits.text(violation.help, path, "help"),
+            help_url=limits.text(violation.helpUrl, path, "helpUrl", required=False),
             tags=tags,
         )
     elif _RANK[impact] > _RANK[rule.impact]:
         rule.impact = impact  # the same rule can be more severe on another page
     rule.pages.append(url)
     rule.element_count += len(nodes)
-    for node in nodes[: max(0, SAMPLE_LIMIT - len(rule.samples))]:
-        rule.samples.append(_sample(node))
+    for index, node in enumerate(nodes[: max(0, SAMPLE_LIMIT - len(rule.samples))]):
+        rule.samples.append(_sample(node, f"{path}.nodes[{index}]"))
 
 
 def aggregate(stream: IO[bytes], chunk_size: int = CHUNK) -> ScanAggregate:
@@ -267,10 +279,11 @@ def aggregate(stream: IO[bytes], chunk_size: int = CHUNK) -> ScanAggregate:
         url = page.url
         if not isinstance(url, str) or not url.strip():
             raise AxeResultsError("missing the page 'url'", where)
+        limits.text(url, where, "url")
         if page.violations is None:
             raise AxeResultsError("missing the 'violations' list (is this axe-core output?)", where)
         if not scan.axe_version and isinstance(page.testEngine, dict):
-            scan.axe_version = str(page.testEngine.get("version") or "")[:40]
+            scan.axe_version = limits.excerpt(page.testEngine.get("version"), f"{where}.testEngine.version", "version")
         if url in seen_urls:
             continue  # the same page twice in one scan counts once
         seen_urls.add(url)
