@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from allyproof.core.links import is_web_url, link_text
+
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
 BUDGET = 30_000  # headroom under Jira's limit
@@ -46,6 +48,8 @@ def _text(value: str, *marks: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link(value: str, href: str) -> dict[str, Any]:
+    if not is_web_url(href):  # a javascript: or data: URL from a scan file stays text in Jira too
+        return _text(link_text(value, href))
     return _text(value, {"type": "link", "attrs": {"href": href}})
 
 
@@ -94,7 +98,7 @@ def _document(item: IssueInput, *, page_cap: int, sample_cap: int, snippet_cap: 
     ]
     pages = list(item.pages[:page_cap])
     if pages:
-        content.append(_bullets([[_link(url, url) if url.startswith(("http://", "https://")) else _text(url)] for url in pages]))
+        content.append(_bullets([[_link(url, url)] for url in pages]))
     if item.page_count > len(pages):
         content.append(_para(_text(f"and {item.page_count - len(pages)} more")))
     samples = item.samples[:sample_cap]
