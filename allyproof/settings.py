@@ -18,7 +18,10 @@ except config_module.ConfigError as error:  # a clear message instead of a trace
 BASE_DIR = config_module.REPO_ROOT
 SECRET_KEY = CONFIG.secret_key
 DEBUG = CONFIG.debug
-ALLOWED_HOSTS = [CONFIG.public_host, "localhost", "127.0.0.1", "[::1]", "testserver"]
+# The public URL's host plus the configured names; local names only outside production.
+ALLOWED_HOSTS = [CONFIG.public_host, *CONFIG.extra_hosts]
+if not CONFIG.is_production:
+    ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = [CONFIG.public_url]
 
 INSTALLED_APPS = [
@@ -109,6 +112,7 @@ AXES_RESET_ON_SUCCESS = False  # else a valid account could reset its address's 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 if CONFIG.environment == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, never outside tests
@@ -123,6 +127,12 @@ STATIC_ROOT = CONFIG.data_dir / "static"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CONFIG.public_url.startswith("https://")
+if CONFIG.behind_proxy:  # the proxy terminates TLS and says so in this header; config requires it
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + CONFIG.proxy_ssl_header.upper().replace("-", "_"), "https")
+if CONFIG.is_production:  # config refuses an http:// public URL in production
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # the operator's other subdomains are not ours to pin
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 

@@ -11,6 +11,7 @@ import pytest
 from allyproof.core import config
 
 KEY = "k1:" + base64.b64encode(b"k" * 32).decode()
+STRONG = "Vb3-q9Lx_T2mZk7RwYc4HnJd8PeUa6Gs1FoIiEtAyQlNrXhBvW"
 
 
 def test_development_defaults_generate_local_secrets_once(tmp_path):
@@ -40,7 +41,7 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path):
 
 def test_production_with_everything_set(tmp_path):
     loaded = config.load({
-        "ALLYPROOF_ENV": "production", "ALLYPROOF_SECRET_KEY": "s" * 50, "ALLYPROOF_ENCRYPTION_KEYS": KEY,
+        "ALLYPROOF_ENV": "production", "ALLYPROOF_SECRET_KEY": STRONG, "ALLYPROOF_ENCRYPTION_KEYS": KEY, "ALLYPROOF_BEHIND_PROXY": "0",
         "ATLASSIAN_CLIENT_ID": "id", "ATLASSIAN_CLIENT_SECRET": "secret", "DATABASE_URL": "postgres://u@db/allyproof",
         "REDIS_URL": "redis://cache:6379/0", "ALLYPROOF_PUBLIC_URL": "https://allyproof.example.com/",
     })

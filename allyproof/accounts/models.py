@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
@@ -9,6 +10,8 @@ class UserManager(BaseUserManager):
 
     def create_user(self, email: str, password: str | None = None, **extra):
         user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password is not None:  # every path that sets a password goes through the validators
+            password_validation.validate_password(password, user)
         user.set_password(password)
         user.save(using=self._db)
         return user

@@ -103,6 +103,26 @@ def _local_secret(data_dir: Path, notes: list[str]) -> str:
     return path.read_text().strip()
 
 
+SECRET_MIN_LENGTH = 50
+SECRET_MIN_DISTINCT = 10
+
+
+def _weak_secret_problems(secret_key: str) -> list[str]:
+    """Django's own deployment check asks for 50 characters and 5 distinct ones; we ask for 10."""
+    problems = []
+    if len(secret_key) < SECRET_MIN_LENGTH:
+        problems.append(
+            f"ALLYPROOF_SECRET_KEY is {len(secret_key)} characters; production needs at least {SECRET_MIN_LENGTH} "
+            "random characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    if len(set(secret_key)) < SECRET_MIN_DISTINCT:
+        problems.append(
+            f"ALLYPROOF_SECRET_KEY has only {len(set(secret_key))} distinct characters; production needs "
+            f"at least {SECRET_MIN_DISTINCT} (use a random key)"
+        )
+    return problems
+
+
 def _flag(env, name: str, problems: list[str]) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw not in ("", "0", "1", "true", "false", "yes", "no"):
@@ -156,8 +176,8 @@ def load(env: dict[str, str] | None = None) -> Config:
             secret_key = "test-only-secret-key-" + "x" * 40
         else:
             secret_key = _local_secret(data_dir, notes)
-    elif production and len(secret_key) < 32:
-        problems.append("ALLYPROOF_SECRET_KEY is too short for production (use 50+ random characters)")
+    elif production:
+        problems += _weak_secret_problems(secret_key)
 
     encryption_keys = env.get("ALLYPROOF_ENCRYPTION_KEYS") or None
     if encryption_keys:
@@ -195,6 +215,16 @@ def load(env: dict[str, str] | None = None) -> Config:
         notes=notes,
         **_proxy_and_hosts(env, production, problems),
     )
+    if production and not config.public_url.startswith("https://"):
+        problems.append(
+            f"ALLYPROOF_PUBLIC_URL={config.public_url!r} must be an https:// URL in production "
+            "(sign-in cookies are sent only over https)"
+        )
+    if production and "ALLYPROOF_BEHIND_PROXY" not in env:
+        problems.append(
+            "ALLYPROOF_BEHIND_PROXY must be set in production: 1 when a reverse proxy terminates TLS "
+            "(with ALLYPROOF_PROXY_SSL_HEADER), 0 when gunicorn serves https itself"
+        )
     if production and not (config.atlassian_client_id and config.atlassian_client_secret):
         problems.append("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET are required in production")
     if problems:

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from allyproof.accounts.models import Organization, Role, User
@@ -19,6 +20,9 @@ class Command(BaseCommand):
             raise CommandError(f"no organization with slug {org!r}")
         if not User.objects.filter(email__iexact=email).exists() and not password:
             raise CommandError(f"{email} has no account yet: pass --password to create it")
-        user = user_get_or_create(email=email, password=password)
+        try:
+            user = user_get_or_create(email=email, password=password)
+        except ValidationError as refused:
+            raise CommandError("the password is refused: " + " ".join(refused.messages)) from None
         membership_set(organization=organization, user=user, role=role)
         self.stdout.write(f"{user.email} is {role} of {organization.name}")

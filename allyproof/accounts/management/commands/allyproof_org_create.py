@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from allyproof.accounts.services import organization_create, user_get_or_create
@@ -16,6 +17,9 @@ class Command(BaseCommand):
 
         if not User.objects.filter(email__iexact=owner_email).exists() and not owner_password:
             raise CommandError(f"{owner_email} has no account yet: pass --owner-password to create it")
-        owner = user_get_or_create(email=owner_email, password=owner_password)
+        try:
+            owner = user_get_or_create(email=owner_email, password=owner_password)
+        except ValidationError as refused:
+            raise CommandError("the password is refused: " + " ".join(refused.messages)) from None
         organization = organization_create(name=name, owner=owner)
         self.stdout.write(f"created organization {organization.name!r} (slug {organization.slug}) owned by {owner.email}")
