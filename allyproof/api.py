@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from ninja import NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
+from allyproof import api_docs
 from allyproof.accounts.services import api_token_authenticate
 from allyproof.core.request_body import BodyRefused, body_stream
 from allyproof.monitoring import selectors, services
@@ -25,7 +26,12 @@ class ApiTokenAuth(HttpBearer):
         return api_token_authenticate(presented=token)
 
 
-api = NinjaAPI(
+class DocumentedApi(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        return api_docs.complete(super().get_openapi_schema(*args, **kwargs))
+
+
+api = DocumentedApi(
     title="AllyProof API",
     version="1",
     urls_namespace="api",
@@ -69,11 +75,15 @@ class ViolationPage(Schema):
 
 
 class ViolationFilters(Schema):
-    status: str = "open"
+    # Ranges are checked by the view (a 400 naming the parameter), so they are only documented here.
+    status: str = Field("open", json_schema_extra={"enum": list(selectors.STATUS_FILTERS)})
     impact: Impact | None = None
-    rule: str | None = None
-    limit: int = 100
-    offset: int = 0
+    rule: str | None = Field(None, json_schema_extra={"maxLength": 120, "pattern": api_docs.NO_NUL})
+    limit: int = Field(100, json_schema_extra={"minimum": 1, "maximum": 500})
+    offset: int = Field(0, json_schema_extra={"minimum": 0, "maximum": api_docs.MAX_OFFSET})
+
+
+SiteId = Path(..., ge=1, le=api_docs.MAX_ID)
 
 
 class ScanOut(Schema):
@@ -104,11 +114,15 @@ def list_sites(request):
     response={200: ViolationPage, 400: ErrorOut, 404: ErrorOut},
     tags=["violations"],
 )
-def list_violations(request, site_id: int, filters: Query[ViolationFilters]):
+def list_violations(request, filters: Query[ViolationFilters], site_id: int = SiteId):
     if filters.status not in selectors.STATUS_FILTERS:
         return Status(400, ErrorOut(detail=f"status must be one of {', '.join(selectors.STATUS_FILTERS)}", path="status"))
-    if not 1 <= filters.limit <= 500 or filters.offset < 0:
-        return Status(400, ErrorOut(detail="limit must be 1–500 and offset at least 0", path="limit"))
+    if not 1 <= filters.limit <= 500:
+        return Status(400, ErrorOut(detail="limit must be 1–500", path="limit"))
+    if not 0 <= filters.offset <= api_docs.MAX_OFFSET:
+        return Status(400, ErrorOut(detail=f"offset must be 0–{api_docs.MAX_OFFSET}", path="offset"))
+    if filters.rule is not None and (len(filters.rule) > 120 or "\x00" in filters.rule):
+        return Status(400, ErrorOut(detail="rule must be a rule id: at most 120 characters, no NUL", path="rule"))
     site = selectors.site_get(organization=request.auth.organization, site_id=site_id)
     violations = selectors.violations_for_site(
         site=site, status=filters.status, impact=filters.impact, rule=filters.rule
@@ -117,23 +131,13 @@ def list_violations(request, site_id: int, filters: Query[ViolationFilters]):
     return Status(200, ViolationPage(count=violations.count(), results=list(page)))
 
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "axe-core results: one axe.run() result, a list of them (one per page), "
-        "or a file written by `@axe-core/cli --save`.",
-        "content": {"application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}}},
-    }
-}
-
-
 @api.post(
     "/sites/{site_id}/scans",
     response={201: ScanOut, 400: ErrorOut, 404: ErrorOut, 411: ErrorOut, 413: ErrorOut, 415: ErrorOut},
     tags=["scans"],
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=api_docs.UPLOAD_BODY,
 )
-def upload_scan(request, site_id: int):
+def upload_scan(request, site_id: int = SiteId):
     """Ingest one scan. The body is streamed, so files of thousands of pages are fine; nothing is
     written unless the whole file is valid."""
     site = selectors.site_get(organization=request.auth.organization, site_id=site_id)
