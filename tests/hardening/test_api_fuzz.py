@@ -4,7 +4,8 @@ Every answer must be documented, match its schema and content type, and none may
 a body valid by the document must be imported. Bounded and deterministic for CI (see `_CI` below).
 """
 
-import pytest
+import os
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -14,7 +15,8 @@ from allyproof.accounts.services import api_token_create
 from allyproof.wsgi import application
 from tests import factories
 
-_CI = settings(max_examples=40, derandomize=True, deadline=None, database=None,
+# CI's bound; ALLYPROOF_FUZZ_EXAMPLES=2000 ./dev test tests/hardening/test_api_fuzz.py is a long run.
+_CI = settings(max_examples=int(os.environ.get("ALLYPROOF_FUZZ_EXAMPLES", "40")), derandomize=True, deadline=None, database=None,
                suppress_health_check=list(HealthCheck))
 
 
