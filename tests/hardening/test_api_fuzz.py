@@ -6,10 +6,14 @@ a body valid by the document must be imported. Bounded and deterministic for CI 
 
 import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
+
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from allyproof.accounts.services import api_token_create
 from allyproof.wsgi import application
@@ -30,7 +34,17 @@ schema.config.generation.update(
 
 
 @pytest.fixture
-def api_world(org):
+def in_test_transaction():
+    """Keeps Django from closing the test's connection after each WSGI call, as its test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_world(org, in_test_transaction):
     site = factories.site(org)
     factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
     return site, api_token_create(organization=org, name="fuzz")[1]
