@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import dj_database_url
 
 from allyproof.core import config as config_module
+from allyproof.core import files
 
 try:
     CONFIG = config_module.load()
@@ -80,7 +82,9 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    CONFIG.data_dir.mkdir(parents=True, exist_ok=True)
+    files.private_dir(CONFIG.data_dir)
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        files.private_file(Path(DATABASES["default"]["NAME"]))  # owner-only before SQLite creates it
     # WAL lets the web process read while the worker writes; IMMEDIATE avoids the
     # "database is locked" upgrade deadlock between two writers.
     DATABASES["default"]["OPTIONS"] = {
@@ -162,7 +166,7 @@ else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "allyproof",
-        "filename": str(CONFIG.data_dir / "huey.sqlite3"),
+        "filename": str(files.private_file(CONFIG.data_dir / "huey.sqlite3")),
         "immediate": False,
     }
 

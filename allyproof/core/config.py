@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from allyproof.core import crypto
+from allyproof.core import crypto, files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,7 @@ def _local_secret(data_dir: Path, notes: list[str]) -> str:
     """The embedded default keeps a generated secret in the data folder so sessions survive restarts."""
     path = data_dir / "secret_key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        files.private_dir(data_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(50))

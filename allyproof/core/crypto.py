@@ -19,6 +19,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from allyproof.core import files
+
 PREFIX = "v1"
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -92,7 +94,7 @@ def local_key_spec(data_dir: Path) -> tuple[str, bool]:
     path = data_dir / "encryption_keys"
     if path.exists():
         return path.read_text().strip(), False
-    data_dir.mkdir(parents=True, exist_ok=True)
+    files.private_dir(data_dir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(new_key_spec("local1"))
