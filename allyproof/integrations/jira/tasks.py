@@ -73,3 +73,11 @@ def reconcile_all() -> int:
         except JiraError as problem:
             log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
     return applied
+
+
+@db_periodic_task(crontab(minute="*"))
+def wipe_abandoned_handshakes() -> int:
+    """Every minute: a "choose a site" step left for 10 minutes loses its tokens (handshakes.py)."""
+    from .handshakes import abandoned_handshakes_wipe
+
+    return abandoned_handshakes_wipe(now=clock.now())
