@@ -139,7 +139,7 @@ def fresh_postgres_url():
 @pytest.mark.postgres
 def test_serve_on_postgres_and_redis(tmp_path, fresh_postgres_url):
     env = production_env(tmp_path / "data", DATABASE_URL=fresh_postgres_url, REDIS_URL=redis_url(),
-                         ALLYPROOF_CONSUMERS="2")
+                         ALLYPROOF_CONSUMERS="2", ALLYPROOF_WEB_WORKERS="2")
     served = Served(env)
     try:
         listening = served.wait_for("listening")[0]
@@ -151,6 +151,11 @@ def test_serve_on_postgres_and_redis(tmp_path, fresh_postgres_url):
         assert states["database"]["state"] == "ok" and states["redis"]["state"] == "ok"
         assert states["queue"]["detail"].startswith("Redis queue:")
         touch_secrets(base)
+        for _ in range(5):
+            httpx.post(base + "integrations/jira/webhook/", content=b"{}", timeout=10)
+        # Two gunicorn workers answered those; one scrape counts all six (multiprocess mode).
+        scrape = httpx.get(base + "metrics", timeout=10).text
+        assert 'allyproof_jira_webhook_deliveries_total{outcome="unauthenticated"} 6.0' in scrape
         started = {event["process"]: event["pid"] for event in served.events("started")}
         assert set(started) == {"web", "consumer-1", "consumer-2"}
         # Exactly one scheduler: the first consumer runs periodic tasks, the second does not.

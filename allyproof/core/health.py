@@ -63,7 +63,7 @@ class Queue(ProductCheck):
             pending, scheduled = HUEY.pending_count(), HUEY.scheduled_count()
         except Exception as error:  # Redis down, SQLite queue unreadable: the message names the kind only
             raise ServiceUnavailable(f"the task queue cannot be read ({error.__class__.__name__})") from None
-        backend = "Redis" if settings.CONFIG.redis_url else "SQLite"
+        backend = "Redis" if "Redis" in type(HUEY).__name__ else "SQLite"
         return OK, f"{backend} queue: {pending} waiting, {scheduled} scheduled"
 
 
