@@ -9,6 +9,7 @@ through the call nobody thought of.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -37,7 +38,19 @@ _RESERVED = frozenset({"event", "level", "logger", "timestamp"})
 _PAIR = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|\S+)")
 
 
+# One cheap search first: most strings in a log line (ids, outcomes, levels) hold none of these words.
+_MAYBE_SECRET = re.compile(r"bearer|basic|jwt|eyj|code|state|token|secret|password", re.IGNORECASE)
+_SAFE_KEYS = frozenset({"timestamp", "level", "logger"})
+
+
+@functools.lru_cache(maxsize=1024)  # log keys repeat: decide each name once
+def _secret_key(name: str) -> bool:
+    return bool(_SECRET_KEY.search(name))
+
+
 def scrub_text(text: str) -> str:
+    if not _MAYBE_SECRET.search(text):
+        return text
     for pattern, replacement in _SECRET_TEXT:
         text = pattern.sub(replacement, text)
     return text
@@ -47,7 +60,8 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) else _scrub(v) for k, v in value.items()}
+        return {k: v if k in _SAFE_KEYS else REDACTED if _secret_key(str(k)) else _scrub(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     if hasattr(value, "method") and hasattr(value, "path") and hasattr(value, "META"):
