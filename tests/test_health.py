@@ -93,3 +93,23 @@ def test_people_get_a_page_and_machines_json_by_accept(client):
     machine = client.get("/health/", headers={"Accept": "application/json"})
     assert machine.json()["status"] == "ok"
     assert "no-cache" in machine["Cache-Control"]
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_a_pause_in_the_redis_gate_is_seen_too(client, settings):
+    from allyproof.integrations.jira.pacing import RedisGate
+    from tests.services import redis_url
+
+    url = redis_url()
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, redis_url=url)
+    gate = RedisGate(url=url, interval=0.15, prefix="allyproof:pacing:")
+    gate.pause("cloud-under-test", 900, "jira-burst-based")
+    try:
+        status, overall, checks = health(client)
+        assert (status, overall) == (200, "degraded")
+        assert checks["redis"]["state"] == "ok"
+        assert checks["jira_budget"]["state"] == "paused"
+        assert "(1 pause(s): 1 site)" in checks["jira_budget"]["detail"]
+    finally:
+        gate.redis.delete("allyproof:pacing:pause:cloud-under-test")

@@ -18,7 +18,7 @@ from typing import ClassVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from health_check.base import HealthCheck
-from health_check.exceptions import ServiceUnavailable, ServiceWarning
+from health_check.exceptions import HealthCheckException, ServiceUnavailable, ServiceWarning
 
 from allyproof.core import clock
 
@@ -37,7 +37,12 @@ class ProductCheck(HealthCheck):
         raise NotImplementedError
 
     async def run(self) -> None:
-        self.state, self.detail = await sync_to_async(self.inspect, thread_sensitive=True)(clock.now())
+        try:
+            self.state, self.detail = await sync_to_async(self.inspect, thread_sensitive=True)(clock.now())
+        except HealthCheckException:
+            raise
+        except Exception as error:  # a fact we cannot read is unknown, not an outage of the service
+            self.state, self.detail = UNKNOWN, f"could not be read ({error.__class__.__name__})"
         if self.state == WARNING:
             raise ServiceWarning(self.detail)
 

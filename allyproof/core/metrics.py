@@ -82,8 +82,7 @@ def _delivery_outcome(response) -> str:
             return str(json.loads(response.content).get("outcome", "accepted"))[:20]
         except (ValueError, AttributeError):
             return "accepted"
-    return {401: "unauthenticated", 400: "bad_payload", 405: "wrong_method"}.get(response.status_code,
-                                                                                 f"http_{response.status_code}")
+    return {401: "unauthenticated", 400: "bad_payload"}.get(response.status_code, f"http_{response.status_code}")
 
 
 def counts_deliveries(view):
