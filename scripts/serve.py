@@ -191,6 +191,13 @@ class Supervisor:
                 say("killed", process=name, pid=process.pid)
                 process.kill()
                 process.wait()
+        for process in self.running.values():
+            # Each child leads its own process group: whatever it left behind (gunicorn's workers
+            # after their master was killed) goes with it.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         say("stopped")
 
 

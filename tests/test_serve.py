@@ -75,9 +75,9 @@ class Served:
                     raise
                 time.sleep(0.3)
 
-    def stop(self) -> int:
+    def stop(self, signum: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signum)
         return self.process.wait(timeout=40)
 
     def output(self) -> str:
@@ -194,8 +194,25 @@ def test_serve_without_redis_uses_the_sqlite_queue_and_stops_cleanly(tmp_path):
         assert states["redis"]["state"] == "not used"
         assert states["queue"]["detail"].startswith("SQLite queue:")
         children = descendants(served.process.pid)
-        assert served.stop() == 0
+        assert served.stop(signal.SIGINT) == 0  # Ctrl-C
         assert [pid for pid in children if alive(pid)] == []
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+
+
+def test_when_the_web_master_dies_everything_stops_with_status_1(tmp_path):
+    served = Served(production_env(tmp_path / "data", ALLYPROOF_WEB_WORKERS="2"))
+    try:
+        served.health(served.wait_for("listening")[0]["url"])
+        web = next(event["pid"] for event in served.events("started") if event["process"] == "web")
+        children = descendants(served.process.pid)
+        assert len(children) >= 4, children  # master, 2 workers, a consumer
+        os.kill(web, signal.SIGKILL)
+        assert served.process.wait(timeout=40) == 1
+        exited = served.events("child_exited")
+        assert [(e["process"], e["returncode"], e["action"]) for e in exited] == [("web", -9, "stop_all")]
+        assert [pid for pid in children if alive(pid)] == []  # the orphaned gunicorn workers too
     finally:
         if served.process.poll() is None:
             served.process.kill()
