@@ -163,6 +163,7 @@ if CONFIG.redis_url:
         "immediate": False,
     }
 else:
+    CONFIG.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite queue lives there, whatever the database
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "allyproof",
@@ -184,3 +185,15 @@ LOGGING = {
 }
 for note in CONFIG.notes:
     sys.stderr.write(f"allyproof: {note}\n")
+
+# --- operability (issue 11): structured logs, health, metrics -------------------------------------
+from allyproof.core import logs, opsconfig  # noqa: E402
+
+try:
+    OPS = opsconfig.load(production=CONFIG.is_production)
+except config_module.ConfigError as error:
+    sys.stderr.write(f"{error}\n")
+    raise SystemExit(2) from None
+LOGGING = logs.logging_config(json=OPS.json_logs)
+logs.configure_structlog()
+# --- end of operability ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from allyproof.accounts import views as account_views
 from allyproof.api import api
+from allyproof.core import views as core_views
 from allyproof.monitoring import views as monitoring_views
 
 urlpatterns = [
@@ -30,4 +31,6 @@ urlpatterns = [
     path("", include("allyproof.integrations.jira.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("health/", core_views.HealthView.as_view(), name="health"),
+    path("metrics", core_views.metrics_view, name="metrics"),
 ]

@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from allyproof.core import metrics
+
 from .errors import (
     JiraAuthError,
     JiraError,
@@ -137,7 +139,7 @@ def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool,
     if before_send is not None:
         before_send()
     try:
-        response = request(http)
+        response = metrics.jira_request(request, http)  # times it, by outcome
     except httpx.ConnectError as error:
         # Nothing reached Jira: safe to repeat whatever the method.
         raise JiraTransientError(f"could not reach Atlassian ({error.__class__.__name__})") from None

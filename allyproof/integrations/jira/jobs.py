@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
-from allyproof.core import clock
+from allyproof.core import clock, metrics
 from allyproof.monitoring.models import Site, Violation
 
 from . import pacing
@@ -82,6 +82,7 @@ def _claim(job_id: int) -> bool:
 def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str = "") -> None:
     item.status, item.issue_key, item.reason, item.updated_at = status, key, reason[:300], clock.now()
     item.save(update_fields=["status", "issue_key", "reason", "updated_at"])
+    metrics.push_item(status)
 
 
 def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
@@ -149,6 +150,7 @@ def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url
     except JiraRateLimited as limited:
         wait = limited.retry_after if limited.retry_after is not None else backoff(item.attempts + 1, rand)
         gate.pause(connection.cloud_id, wait, limited.reason)  # every process slows down, not just this one
+        metrics.pause(pacing.pause_scope(limited.reason), limited.reason)
         _defer(item, wait, f"Jira rate limit ({limited.reason}); retrying")
     except FINAL as final:
         _finish_item(item, PushJobItem.Status.FAILED, reason=str(final))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from allyproof.core import clock
+from allyproof.core import clock, metrics
 from allyproof.monitoring import wcag
 from allyproof.monitoring.models import Violation
 
@@ -197,4 +197,5 @@ def violation_push(
                                      jira_id=str(issue.get("id", "")), created_at=clock.now())
         _store(link, issue, connection.site_url)
     log.info("jira.push.created violation=%s key=%s", violation.pk, issue["key"])
+    metrics.issue_created()
     return PushResult(link, created=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from allyproof.core import clock
+from allyproof.core import clock, metrics
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
 
@@ -71,4 +71,5 @@ def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int
                 _resolve(by_key[issue["key"]], caught)
     if caught.resolved or caught.deleted:
         log.info("jira.reconcile connection=%s resolved=%s deleted=%s", connection.pk, caught.resolved, caught.deleted)
+    metrics.reconcile_decisions(checked=len(links), resolved=caught.resolved, deleted=caught.deleted)
     return caught

@@ -6,11 +6,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from allyproof.core import metrics
+
 from . import inbound
 
 
 @csrf_exempt  # authenticated by the JWT Atlassian signs with our client secret, not by a cookie
 @require_POST
+@metrics.counts_deliveries
 def receive(request):
     try:
         record = inbound.receive(
