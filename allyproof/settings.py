@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     # Before monitoring: the Jira app fills monitoring's template slots (site block, push button).
     "allyproof.integrations.jira",
     "allyproof.monitoring",
+    "allyproof.scanning",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,8 @@ urlpatterns = [
         name="violation_status",
     ),
     path("scans/", monitoring_views.scan_list, name="scans"),
+    path("scans/<int:scan_id>/", monitoring_views.scan_detail, name="scan_detail"),
+    path("", include("allyproof.scanning.routes")),
     path("", include("allyproof.integrations.jira.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

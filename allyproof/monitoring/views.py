@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
 
-from . import selectors, services, table_columns, wcag
+from . import selectors, services, site_panels, table_columns, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
 from .models import IMPACT_ORDER, Scan
@@ -70,6 +70,7 @@ def _site_page_context(request, site, upload_form=None):
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
         "impacts": IMPACT_ORDER,
         "extra_columns": columns,
+        "panels": site_panels.rendered("site", request, site),
     }
 
 
@@ -147,3 +148,15 @@ def scan_list(request):
         site = selectors.site_get(organization=organization, site_id=int(request.GET["site"]))
     scans = selectors.scans_for_organization(organization=organization, site=site)[:200]
     return render(request, "monitoring/scan_list.html", {"scans": scans, "site": site})
+
+
+@member_required
+def scan_detail(request, scan_id: int):
+    """A scan's diff: what it found new, fixed, reopened, and what stayed open."""
+    scan = selectors.scan_get(organization=request.membership.organization, scan_id=scan_id)
+    return render(request, "monitoring/scan_detail.html", {
+        "scan": scan,
+        "site": scan.site,
+        "groups": selectors.scan_changes(scan=scan),
+        "panels": site_panels.rendered("scan", request, scan),
+    })
