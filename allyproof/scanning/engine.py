@@ -126,6 +126,8 @@ class Scan:
         async def refuse(reason: str, error: str = "blockedbyclient") -> None:
             if top and page is not None:
                 self.page_problems[page] = reason
+            if error == "blockedbyclient":
+                self.emit("refused", (request.url, reason))
             await route.abort(error)
 
         try:

@@ -121,6 +121,8 @@ def _crawl(plan: engine.Plan, progress: _Progress) -> bool:
             progress.found(value)
         elif kind == "page":
             progress.page(value)
+        elif kind == "refused":
+            log.warning("scan.request_refused run=%s url=%s reason=%s", progress.run.pk, value[0][:300], value[1])
         if not cancelled and progress.cancel_requested():
             cancelled = True
             stop.set()

@@ -34,7 +34,7 @@ def slow(seconds: float, response: Response) -> Callable[[], Response]:
     return answer
 
 
-class TestSite:
+class ServedSite:
     def __init__(self, routes: dict[str, Route]):
         self.routes = dict(routes)
         self.requests: list[str] = []
@@ -72,7 +72,7 @@ class TestSite:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
 
-    def __enter__(self) -> TestSite:
+    def __enter__(self) -> ServedSite:
         self.thread.start()
         return self
 
@@ -81,7 +81,7 @@ class TestSite:
         self.server.server_close()
 
 
-class CalendarSite(TestSite):
+class CalendarSite(ServedSite):
     """Adds /calendar?month=N pages without end (an endless calendar)."""
 
     def __init__(self, routes, calendar):
