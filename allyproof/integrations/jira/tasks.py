@@ -73,3 +73,10 @@ def reconcile_all() -> int:
         except JiraError as problem:
             log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
     return applied
+
+
+@db_task(retries=2, retry_delay=30)
+def scan_fixed_task(scan_id: int, violation_ids: list[int]) -> None:
+    from . import scan_fixed
+
+    scan_fixed.scan_fixed(scan_id=scan_id, violation_ids=violation_ids, client_for=client_for)
