@@ -62,7 +62,9 @@ def scan_progress(request, site_id: int):
     response = _panel(request, site)
     run = selectors.latest_run(site=site)
     if run is None or not run.is_active:
+        # Finished: the violations, counts and charts below the panel are stale, so reload the page.
         response.status_code = STOP_POLLING
+        response["HX-Refresh"] = "true"
     return response
 
 
