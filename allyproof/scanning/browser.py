@@ -51,12 +51,12 @@ def find_chromium(env: dict[str, str] | None = None, *, playwright_fallback: boo
     env = os.environ if env is None else env
     override = env.get("ALLYPROOF_CHROMIUM")
     if override:
-        found = shutil.which(override)
+        found = shutil.which(override, path=env.get("PATH"))
         if found:
             return BrowserStatus(found)
         return BrowserStatus(None, f"ALLYPROOF_CHROMIUM={override!r} is not an executable browser.")
     for candidate in SYSTEM_CANDIDATES:
-        found = shutil.which(candidate)
+        found = shutil.which(candidate, path=env.get("PATH"))
         if found:
             return BrowserStatus(found)
     own = _playwright_own() if playwright_fallback else None
