@@ -15,6 +15,7 @@ urlpatterns = [
     path("sites/", monitoring_views.site_list, name="sites"),
     path("sites/new/", monitoring_views.site_create, name="site_create"),
     path("sites/<int:site_id>/", monitoring_views.site_detail, name="site_detail"),
+    path("sites/<int:site_id>/trend.svg", monitoring_views.site_trend_svg, name="site_trend_svg"),
     path("sites/<int:site_id>/scans/upload/", monitoring_views.scan_upload, name="scan_upload"),
     path(
         "sites/<int:site_id>/violations/<int:violation_id>/",

@@ -120,3 +120,21 @@ def test_a_schedule_fires_on_the_injected_clock(org, admin_user, client_site, qu
                                                            dt.datetime.combine(tomorrow, dt.time(9), tzinfo=dt.UTC))
     page.goto(f"{live_server.url}/scans/")
     assert "Scheduled" in page.locator("tbody tr").first.inner_text()
+
+
+def test_trend_chart_and_its_table(org, site, member_user, signed_in, live_server):
+    from tests.monitoring.test_trends import A, B, T, impact_page
+
+    factories.ingest(site, [impact_page(A, label="serious"), impact_page(B, **{"image-alt": "critical"})], scanned_at=T[0])
+    factories.ingest(site, [impact_page(A, label="serious"), impact_page(B)], scanned_at=T[1])
+    page = signed_in(member_user)
+    assert "1 fewer open than the previous scan" in page.locator("tbody tr").first.inner_text()
+    assert_no_axe_violations(page)
+    page.goto(f"{live_server.url}/sites/{site.pk}/")
+    table = page.get_by_role("table", name="Open violations by impact after each scan")
+    rows = [row.inner_text().split("\t") for row in table.locator("tbody tr").all()]
+    assert [r[1:] for r in rows] == [["1", "1", "0", "0", "2"], ["0", "1", "0", "0", "1"]]
+    chart = page.get_by_role("img", name="Stacked bar chart of open violations by impact after each scan; "
+                                          "the figures are in the table beside it.")
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert_no_axe_violations(page)
