@@ -46,7 +46,8 @@ class Plan:
     requests_per_second: float = 5.0
     page_timeout_s: float = 30.0
     idle_timeout_s: float = 3.0
-    skip: frozenset[str] = frozenset()  # pages already done (a resumed scan)
+    # Pages already done (a resumed scan): url -> (depth, the same-site links found on it).
+    done: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
 
     @property
     def axe_options(self) -> dict[str, Any]:
@@ -185,9 +186,12 @@ class Scan:
             pending.extend(nested)
             for page_url in pages:
                 self.frontier.add(page_url, 1)
-        for url in self.plan.skip:
-            self.frontier.seen.add(url)
-        self.frontier.queue = type(self.frontier.queue)(i for i in self.frontier.queue if i[0] not in self.plan.skip)
+        # A resumed scan: done pages are not loaded again, but their links still lead on.
+        self.frontier.seen.update(self.plan.done)
+        self.frontier.queue = type(self.frontier.queue)(i for i in self.frontier.queue if i[0] not in self.plan.done)
+        for url, (depth, links) in self.plan.done.items():
+            for link in links:
+                self.frontier.add(link, depth + 1, base=url)
         self.emit("found", self.frontier.found)
 
     # --- pages --------------------------------------------------------------------------------
@@ -258,7 +262,10 @@ class Scan:
                     self.frontier.add(link, depth + 1, base=outcome.url)
                 if self.frontier.found != before:
                     self.emit("found", self.frontier.found)
-                outcome.links = []
+                # Kept (same-site, once each, capped) so a resumed scan can follow them without reloading.
+                outcome.links = list(dict.fromkeys(
+                    link for link in (normalise(raw, query=self.plan.rules.query, base=outcome.url)
+                                      for raw in outcome.links) if link and origin(link) == self.site_origin))[:500]
                 self.emit("page", outcome)
             finally:
                 self.busy -= 1

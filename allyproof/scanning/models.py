@@ -106,6 +106,7 @@ class ScanPage(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices)
     reason = models.CharField(max_length=300, blank=True)
     result = models.JSONField(null=True, blank=True)  # axe's trimmed result for a scanned page
+    links = models.JSONField(default=list, blank=True)  # same-site links found on it: a resumed scan follows them
     scanned_at = models.DateTimeField()
 
     class Meta:

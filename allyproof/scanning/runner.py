@@ -44,7 +44,7 @@ def policy_from_config() -> AddressPolicy:
     return AddressPolicy(allow_private=config.scan_allow_private, allow_loopback=not config.is_production)
 
 
-def plan_for(run: ScanRun, overrides: Overrides, skip: frozenset[str]) -> engine.Plan:
+def plan_for(run: ScanRun, overrides: Overrides, done: dict | None = None) -> engine.Plan:
     scan_settings, _ = ScanSettings.objects.get_or_create(site=run.site)
     rules = discovery.CrawlRules(
         start_url=run.site.base_url, include=scan_settings.patterns("include_patterns"),
@@ -59,7 +59,7 @@ def plan_for(run: ScanRun, overrides: Overrides, skip: frozenset[str]) -> engine
         rules=rules, policy=overrides.policy or policy_from_config(), executable=executable,
         best_practices=scan_settings.best_practices,
         concurrency=overrides.concurrency or settings.CONFIG.scan_concurrency,
-        requests_per_second=scan_settings.requests_per_second, skip=skip, **overrides.extra,
+        requests_per_second=scan_settings.requests_per_second, done=done or {}, **overrides.extra,
     )
 
 
@@ -76,7 +76,8 @@ class _Progress:
     def page(self, outcome: engine.PageOutcome) -> None:
         try:
             ScanPage.objects.create(run=self.run, url=outcome.url[:2000], depth=outcome.depth, status=outcome.status,
-                                    reason=outcome.reason[:300], result=outcome.result, scanned_at=clock.now())
+                                    reason=outcome.reason[:300], result=outcome.result, links=outcome.links,
+                                    scanned_at=clock.now())
         except IntegrityError:
             return  # a redirect landed on a page already scanned: counted once
         counter = {"scanned": "pages_scanned", "failed": "pages_failed", "skipped": "pages_skipped"}[outcome.status]
@@ -162,7 +163,8 @@ def scan_run_execute(*, run_id: int, overrides: Overrides | None = None) -> Scan
     if run.scan is None:
         run.scan = monitoring.scan_start(site=run.site, source=SOURCES[run.source], created_by=run.requested_by)
     ScanRun.objects.filter(pk=run.pk).update(attempts=run.attempts, started_at=run.started_at, scan=run.scan)
-    done = frozenset(ScanPage.objects.filter(run=run).values_list("url", flat=True))
+    done = {url: (depth, links) for url, depth, links in
+            ScanPage.objects.filter(run=run).values_list("url", "depth", "links").iterator()}
     try:
         plan = plan_for(run, overrides, done)
         finished = _crawl(plan, _Progress(run))

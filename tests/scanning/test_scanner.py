@@ -74,7 +74,7 @@ def test_scan_outcomes_per_page(org, test_site, overrides):
 def test_found_violations_match_axe_run_directly(org, test_site, overrides, browser_page):
     site = factories.site(org, base_url=test_site.url + "/")
     run = _scan(site, overrides, exclude_patterns="/private/*\n/calendar*", page_cap=30)
-    plan = runner.plan_for(run, overrides, frozenset())
+    plan = runner.plan_for(run, overrides)
     compared = 0
     for page in ScanPage.objects.filter(run=run, status="scanned"):
         browser_page.goto(page.url, wait_until="load")
