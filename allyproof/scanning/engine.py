@@ -25,6 +25,7 @@ from .urls import normalise, origin
 
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
 MAX_REDIRECTS = 10
+CONTEXT_PAGES = 50
 # Runs in the page: axe in the top frame, which asks the copies injected into child frames (axe's own
 # frame support); only what ingestion reads comes back, so a page's result stays small.
 AXE_RUN = """async (options) => {
@@ -196,16 +197,20 @@ class Scan:
 
     # --- pages --------------------------------------------------------------------------------
 
-    async def scan_page(self, url: str, depth: int) -> PageOutcome:
-        context = await self.browser.new_context(service_workers="block", java_script_enabled=True)
+    async def new_context(self):
+        context = await self.browser.new_context(service_workers="block")
+        await context.route("**/*", self.route)
+        return context
+
+    async def scan_page(self, context, url: str, depth: int) -> PageOutcome:
+        page = await context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), asyncio.ensure_future(dialog.dismiss())))
         try:
-            await context.route("**/*", self.route)
-            page = await context.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.type), asyncio.ensure_future(dialog.dismiss())))
             return await self._load_and_test(page, url, depth, dialogs)
         finally:
-            await context.close()
+            self.page_problems.pop(page, None)
+            await page.close()
 
     async def _load_and_test(self, page: Page, url: str, depth: int, dialogs: list[str]) -> PageOutcome:
         try:
@@ -245,6 +250,16 @@ class Scan:
         return await page.main_frame.evaluate(AXE_RUN, self.plan.axe_options)
 
     async def worker(self) -> None:
+        # One context per worker, renewed every CONTEXT_PAGES pages: cheaper than one per page, and
+        # whatever a site leaves behind (caches, storage, leaks) is dropped regularly.
+        held = [await self.new_context()]
+        try:
+            await self._work(held)
+        finally:
+            await held[0].close()
+
+    async def _work(self, held: list) -> None:
+        used = 0
         while not self.stopping():
             item = self.frontier.next()
             if item is None:
@@ -255,7 +270,11 @@ class Scan:
             self.busy += 1
             try:
                 url, depth = item
-                outcome = await self.scan_page(url, depth)
+                if used >= CONTEXT_PAGES:
+                    await held[0].close()
+                    held[0], used = await self.new_context(), 0
+                outcome = await self.scan_page(held[0], url, depth)
+                used += 1
                 self.frontier.seen.add(outcome.url)
                 before = self.frontier.found
                 for link in outcome.links:

@@ -7,6 +7,7 @@ made by resolution alone: no test sends traffic to anything but loopback.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,9 +41,15 @@ PRODUCTION = AddressPolicy(resolver=fake_resolver)
 DEVELOPMENT = AddressPolicy(allow_loopback=True, resolver=fake_resolver)
 
 
+def in_thread(function, *args):
+    """In a thread of its own: a sync Playwright session (browser tests) keeps an event loop running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def check(policy, url):
     try:
-        asyncio.run(policy.check(url))
+        in_thread(asyncio.run, policy.check(url))
     except Refused as refused:
         return str(refused)
     return None
@@ -106,7 +113,7 @@ def crawl(start_url, policy):
     events = []
     plan = engine.Plan(rules=discovery.CrawlRules(start_url=start_url, page_cap=10), policy=policy,
                        executable=require_browser(), requests_per_second=0, idle_timeout_s=0.5, page_timeout_s=5)
-    engine.crawl(plan, lambda kind, value: events.append((kind, value)))
+    in_thread(engine.crawl, plan, lambda kind, value: events.append((kind, value)))
     pages = {v.url.split("/", 3)[-1]: v for k, v in events if k == "page"}
     refused = [v for k, v in events if k == "refused"]
     return pages, refused
