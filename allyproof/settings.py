@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "allyproof.integrations.jira",
     "allyproof.monitoring",
     "axes",  # sign-in throttling (allyproof.accounts.throttling)
+    "allyproof.scanning",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("sites/", monitoring_views.site_list, name="sites"),
     path("sites/new/", monitoring_views.site_create, name="site_create"),
     path("sites/<int:site_id>/", monitoring_views.site_detail, name="site_detail"),
+    path("sites/<int:site_id>/trend.svg", monitoring_views.site_trend_svg, name="site_trend_svg"),
     path("sites/<int:site_id>/scans/upload/", monitoring_views.scan_upload, name="scan_upload"),
     path(
         "sites/<int:site_id>/violations/<int:violation_id>/",
@@ -28,6 +29,8 @@ urlpatterns = [
         name="violation_status",
     ),
     path("scans/", monitoring_views.scan_list, name="scans"),
+    path("scans/<int:scan_id>/", monitoring_views.scan_detail, name="scan_detail"),
+    path("", include("allyproof.scanning.routes")),
     path("", include("allyproof.integrations.jira.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 WEB_PORT = int(os.environ.get("ALLYPROOF_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("JIRA_SANDBOX_PORT", "8001"))
+# The demo's client websites (scripts/demo_sites.py), so "Scan now" works offline; two ports from here.
+DEMO_SITES_PORT = int(os.environ.get("ALLYPROOF_DEMO_SITES_PORT", "8010"))
 
 
 def environment() -> tuple[dict[str, str], bool]:
@@ -42,10 +44,12 @@ def main() -> int:
     env, use_sandbox = environment()
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "allyproof_seed_demo")
+    manage(env, "allyproof_demo_sites", "--port", str(DEMO_SITES_PORT))
     data_dir = Path(env.get("ALLYPROOF_DATA_DIR") or ROOT / "var")
     processes = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"],
         "worker": [PYTHON, "manage.py", "run_huey", "--workers", "2", "--worker-type", "thread"],
+        "demo-sites": [PYTHON, "scripts/demo_sites.py", "--port", str(DEMO_SITES_PORT)],
     }
     if use_sandbox:
         processes["jira-sandbox"] = [
@@ -56,6 +60,7 @@ def main() -> int:
     print(f"\nAllyProof is running at http://127.0.0.1:{WEB_PORT}/ (sign in with a demo account above)")
     if use_sandbox:
         print(f"Jira Cloud sandbox at http://127.0.0.1:{SANDBOX_PORT}/ (Connect Jira uses it; no Atlassian account needed)")
+    print(f"Demo client sites at http://127.0.0.1:{DEMO_SITES_PORT}/ and :{DEMO_SITES_PORT + 1}/ (their /_demo/ page fixes a problem)")
     print("Press Ctrl-C to stop everything.\n", flush=True)
 
     stopping = False

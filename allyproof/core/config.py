@@ -50,6 +50,8 @@ class Config:
     behind_proxy: bool = False
     proxy_ssl_header: str = ""
     extra_hosts: tuple[str, ...] = ()
+    scan_allow_private: bool = False
+    scan_concurrency: int = 2
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -212,6 +214,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         jira_push_interval_ms=_int(env, "JIRA_PUSH_INTERVAL_MS", 150, problems),
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
+        scan_allow_private=env.get("ALLYPROOF_SCAN_ALLOW_PRIVATE", "") == "1",
+        scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
         notes=notes,
         **_proxy_and_hosts(env, production, problems),
     )

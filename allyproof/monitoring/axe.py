@@ -52,6 +52,7 @@ class _Page(msgspec.Struct):
     url: Any = None
     testEngine: Any = None
     violations: list[_Violation] | None = None
+    incomplete: list[_Violation] | None = None
 
 
 _DECODER = msgspec.json.Decoder(_Page)
@@ -80,6 +81,10 @@ class ScanAggregate:
     pages_scanned: int = 0
     axe_version: str = ""
     rules: dict[str, RuleAggregate] = field(default_factory=dict)
+    # Every page the results cover, in order (violations or not): the scan's coverage.
+    pages: list[str] = field(default_factory=list)
+    # axe's "needs review" (incomplete) results per rule: {rule_id: {"impact", "help", "pages", "elements"}}.
+    needs_review: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --- splitting a stream into pages ------------------------------------------------------------
@@ -287,8 +292,23 @@ def aggregate(stream: IO[bytes], chunk_size: int = CHUNK) -> ScanAggregate:
         if url in seen_urls:
             continue  # the same page twice in one scan counts once
         seen_urls.add(url)
+        scan.pages.append(url)
         scan.pages_scanned += 1
         prefix = f"{path}.violations" if path else "violations"
         for index, violation in enumerate(page.violations):
             _add_violation(scan, url, violation, f"{prefix}[{index}]")
+        _add_needs_review(scan, page.incomplete)
     return scan
+
+
+def _add_needs_review(scan: ScanAggregate, incomplete: Any) -> None:
+    """Lenient on purpose: review items are informational, so a malformed one is skipped, not fatal."""
+    for item in incomplete if isinstance(incomplete, list) else []:
+        if not isinstance(item.id, str) or not item.id:
+            continue
+        entry = scan.needs_review.setdefault(item.id, {
+            "rule_id": item.id, "impact": item.impact if item.impact in _RANK else "",
+            "help": str(item.help or "")[:500], "help_url": str(item.helpUrl or "")[:500], "pages": 0, "elements": 0,
+        })
+        entry["pages"] += 1
+        entry["elements"] += len(item.nodes or [])

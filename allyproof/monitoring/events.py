@@ -49,3 +49,42 @@ def publish_on_commit(event: ScanCompleted) -> None:
                 log.exception("scan_completed.receiver_failed scan=%s receiver=%s", event.scan_id, receiver)
 
     transaction.on_commit(deliver)
+
+
+# --- violations fixed by a scan (issue 10) ------------------------------------------------------
+# A separate event with its own receivers, so the scan-completed path stays as it is.
+
+
+@dataclass(frozen=True)
+class ViolationsFixed:
+    scan_id: int
+    site_id: int
+    organization_id: int
+    violation_ids: tuple[int, ...]
+    scanned_at: object  # aware datetime of the scan that no longer found them
+
+
+FixedReceiver = Callable[[ViolationsFixed], None]
+_fixed_receivers: list[FixedReceiver] = []
+
+
+def subscribe_fixed(receiver: FixedReceiver) -> FixedReceiver:
+    if receiver not in _fixed_receivers:
+        _fixed_receivers.append(receiver)
+    return receiver
+
+
+def unsubscribe_fixed(receiver: FixedReceiver) -> None:
+    if receiver in _fixed_receivers:
+        _fixed_receivers.remove(receiver)
+
+
+def publish_fixed_on_commit(event: ViolationsFixed) -> None:
+    def deliver() -> None:
+        for receiver in list(_fixed_receivers):
+            try:
+                receiver(event)
+            except Exception:
+                log.exception("violations_fixed.receiver_failed scan=%s receiver=%s", event.scan_id, receiver)
+
+    transaction.on_commit(deliver)

@@ -44,6 +44,8 @@ class Scan(models.Model):
         UPLOAD = "upload", "Upload"
         COMMAND = "command", "Command line"
         DEMO = "demo", "Demo data"
+        MANUAL = "manual", "Manual"
+        SCHEDULED = "scheduled", "Scheduled"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="scans")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
@@ -59,6 +61,13 @@ class Scan(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Coverage (issue 10): the normalised URLs this scan loaded and tested. A violation is "fixed" only
+    # when every page it was last seen on is here and the rule is absent.
+    covered_pages = models.JSONField(default=list, blank=True)
+    pages_failed = models.PositiveIntegerField(default=0)
+    fixed_violations = models.PositiveIntegerField(default=0)
+    # axe's "incomplete" results: shown for a person to review, never turned into violations or pushed.
+    needs_review = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -66,6 +75,13 @@ class Scan(models.Model):
 
     def __str__(self) -> str:
         return f"Scan {self.pk} of {self.site}"
+
+    @property
+    def duration_label(self) -> str:
+        if not self.completed_at:
+            return ""
+        seconds = max(0, round((self.completed_at - self.started_at).total_seconds()))
+        return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60} s"
 
 
 class Violation(models.Model):
@@ -113,4 +129,27 @@ class Violation(models.Model):
         if self.resolved_by_id:
             return str(self.resolved_by)
         system, _, detail = self.resolved_source.partition(":")
+        if system == "scan" and self.resolved_at:
+            return f"Fixed — not detected in scan of {self.resolved_at:%-d %b %Y}"
         return f"{system.capitalize()} ({detail})" if detail else self.resolved_source
+
+
+class ScanChange(models.Model):
+    """What one scan did to one violation: the rows of the scan's diff page and of the trend chart."""
+
+    class Change(models.TextChoices):
+        NEW = "new", "New"
+        REOPENED = "reopened", "Reopened"
+        STILL_OPEN = "still_open", "Still open"
+        FIXED = "fixed", "Fixed"
+        # Open, not found, but the scan missed some of its pages: coverage too partial to call it fixed.
+        NOT_COVERED = "not_covered", "Open, not all its pages scanned"
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="changes")
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="scan_changes")
+    change = models.CharField(max_length=12, choices=Change.choices)
+    impact = models.CharField(max_length=10, choices=Impact.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scan", "violation"], name="one_change_per_scan")]
+        indexes = [models.Index(fields=["scan", "change"])]

@@ -7,7 +7,7 @@ from django.http import Http404
 
 from allyproof.accounts.models import Organization
 
-from .models import IMPACT_RANK, Scan, Site, Violation
+from .models import IMPACT_RANK, Scan, ScanChange, Site, Violation
 
 SORTS = {
     "impact": ("-impact_rank", "rule_id"),
@@ -88,3 +88,26 @@ def violation_counts(*, site: Site) -> dict[str, int]:
     counts.update({row["status"]: row["n"] for row in rows})
     counts["all"] = counts["open"] + counts["resolved"]
     return counts
+
+
+def scan_get(*, organization: Organization, scan_id: int) -> Scan:
+    scan = Scan.objects.select_related("site", "created_by").filter(site__organization=organization, pk=scan_id).first()
+    if scan is None:
+        raise Http404("No such scan.")
+    return scan
+
+
+DIFF_ORDER = (ScanChange.Change.NEW, ScanChange.Change.FIXED, ScanChange.Change.REOPENED,
+              ScanChange.Change.STILL_OPEN, ScanChange.Change.NOT_COVERED)
+
+
+def scan_changes(*, scan: Scan, limit: int = 500) -> list[dict]:
+    """The scan's diff, one group per kind of change, most severe first within each."""
+    groups = []
+    for change in DIFF_ORDER:
+        rows = (ScanChange.objects.filter(scan=scan, change=change).select_related("violation")
+                .annotate(rank=Case(*(When(impact=i, then=Value(r)) for i, r in IMPACT_RANK.items()),
+                                    default=Value(0), output_field=IntegerField()))
+                .order_by("-rank", "violation__rule_id"))
+        groups.append({"change": change, "label": change.label, "count": rows.count(), "rows": list(rows[:limit])})
+    return groups

@@ -8,11 +8,13 @@ from django.contrib import messages
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.http import HttpResponse
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
 
-from . import selectors, services, table_columns, wcag
+from . import selectors, services, site_panels, table_columns, trends, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
 from .models import IMPACT_ORDER, Scan
@@ -25,7 +27,7 @@ PAGE_SIZE = 100  # rows of the violations table; a 10,000-violation site stays f
 def site_list(request):
     organization = request.membership.organization
     return render(request, "monitoring/site_list.html", {
-        "sites": selectors.sites_for_organization(organization=organization),
+        "sites": _sites_with_trends(organization),
         "form": SiteForm() if request.membership.is_admin else None,
     })
 
@@ -43,8 +45,16 @@ def site_create(request):
         else:
             messages.success(request, f"Added {site.name}.")
             return redirect("site_detail", site_id=site.pk)
-    sites = selectors.sites_for_organization(organization=organization)
+    sites = _sites_with_trends(organization)
     return render(request, "monitoring/site_list.html", {"sites": sites, "form": form}, status=400)
+
+
+def _sites_with_trends(organization):
+    sites = list(selectors.sites_for_organization(organization=organization))
+    by_site = trends.site_trends(site_ids=[site.pk for site in sites])
+    for site in sites:
+        site.trend = by_site[site.pk]
+    return sites
 
 
 def _site_page_context(request, site, upload_form=None):
@@ -70,6 +80,8 @@ def _site_page_context(request, site, upload_form=None):
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
         "impacts": IMPACT_ORDER,
         "extra_columns": columns,
+        "panels": site_panels.rendered("site", request, site),
+        "trend": trends.open_by_impact(site=site),
     }
 
 
@@ -147,3 +159,25 @@ def scan_list(request):
         site = selectors.site_get(organization=organization, site_id=int(request.GET["site"]))
     scans = selectors.scans_for_organization(organization=organization, site=site)[:200]
     return render(request, "monitoring/scan_list.html", {"scans": scans, "site": site})
+
+
+@member_required
+def scan_detail(request, scan_id: int):
+    """A scan's diff: what it found new, fixed, reopened, and what stayed open."""
+    scan = selectors.scan_get(organization=request.membership.organization, scan_id=scan_id)
+    return render(request, "monitoring/scan_detail.html", {
+        "scan": scan,
+        "site": scan.site,
+        "groups": selectors.scan_changes(scan=scan),
+        "panels": site_panels.rendered("scan", request, scan),
+    })
+
+
+# The chart is an image: pygal's SVG carries its own <style>, harmless in an image (no scripts run there).
+@csp_override({"default-src": ["'none'"], "style-src": ["'unsafe-inline'"]})
+@member_required
+def site_trend_svg(request, site_id: int):
+    site = selectors.site_get(organization=request.membership.organization, site_id=site_id)
+    points = trends.open_by_impact(site=site)
+    svg = trends.trend_svg(points, title=f"Open violations by impact, {site.name}")
+    return HttpResponse(svg, content_type="image/svg+xml")

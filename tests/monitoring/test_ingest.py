@@ -56,9 +56,11 @@ def test_rescan_updates_known_violations_and_adds_new_ones(site):
         expected_pages = [p["url"] for p in rescan_pages if any(v["id"] == rule_id for v in p["violations"])]
         assert after[rule_id].pages == expected_pages
         assert after[rule_id].page_count == len(expected_pages)
-    for rule_id in set(before) - rescan_rules:  # not seen again: untouched, still open
+    covered = {p["url"] for p in rescan_pages}
+    for rule_id in set(before) - rescan_rules:  # not seen again: fixed only if the rescan covered its pages
         assert after[rule_id].last_detected_at == T0
-        assert after[rule_id].status == Violation.Status.OPEN
+        all_covered = set(before[rule_id].pages) <= covered
+        assert after[rule_id].status == (Violation.Status.RESOLVED if all_covered else Violation.Status.OPEN)
 
 
 def test_resolved_violation_seen_again_is_reopened(site, owner, django_capture_on_commit_callbacks, received):

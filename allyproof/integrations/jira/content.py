@@ -147,3 +147,10 @@ def detected_again(at) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": [_para(_text(
         f"AllyProof detected this violation again in the scan of {at:%d %b %Y, %H:%M} UTC and reopened it. "
         "The Jira issue was left as it is."))]}
+
+
+def fixed_by_scan(at) -> dict[str, Any]:
+    """The comment added to a linked issue when a scan no longer finds its violation on any page."""
+    return {"type": "doc", "version": 1, "content": [_para(_text(
+        f"AllyProof no longer detects this violation: it was fixed — not detected in the scan of {at:%d %b %Y, %H:%M} UTC, "
+        "which covered every page it had been found on. AllyProof marked it resolved."))]}

@@ -105,6 +105,10 @@ class SiteSyncRule(models.Model):
     auto_push_since = models.DateTimeField(null=True, blank=True)
     # Problems found when the rule was last checked against Jira (missing required fields...).
     problems = models.JSONField(default=list, blank=True)
+    # What happens to the Jira issue when a scan no longer finds its violation (issue 10).
+    FIXED_COMMENT, FIXED_COMMENT_AND_DONE = "comment", "comment_and_done"
+    fixed_action = models.CharField(max_length=20, default=FIXED_COMMENT, choices=[
+        (FIXED_COMMENT, "Add a comment"), (FIXED_COMMENT_AND_DONE, "Add a comment and move it to Done")])
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(null=True, blank=True)
 

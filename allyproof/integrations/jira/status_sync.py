@@ -17,6 +17,7 @@ from allyproof.core import clock
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
 
+from . import scan_fixed
 from .inbound import HANDLERS, Event
 from .models import InboundEvent, JiraConnection, JiraLink, OutboundWrite
 
@@ -57,6 +58,8 @@ def _link(connection: JiraConnection, event: Event) -> JiraLink | None:
 def on_issue_updated(connection: JiraConnection, event: Event) -> Outcome:
     if is_echo(connection, event):
         return InboundEvent.Outcome.ECHO, "our own comment"
+    if scan_fixed.is_transition_echo(connection, event.payload):
+        return InboundEvent.Outcome.ECHO, "our own move to Done (fixed by a scan)"
     link = _link(connection, event)
     if link is None:
         return InboundEvent.Outcome.IGNORED, "not an issue AllyProof created"

@@ -81,3 +81,10 @@ def wipe_abandoned_handshakes() -> int:
     from .handshakes import abandoned_handshakes_wipe
 
     return abandoned_handshakes_wipe(now=clock.now())
+
+
+@db_task(retries=2, retry_delay=30)
+def scan_fixed_task(scan_id: int, violation_ids: list[int]) -> None:
+    from . import scan_fixed
+
+    scan_fixed.scan_fixed(scan_id=scan_id, violation_ids=violation_ids, client_for=client_for)

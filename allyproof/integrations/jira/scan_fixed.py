@@ -1,0 +1,89 @@
+"""Tell Jira when a scan no longer finds a linked violation (it became "fixed — not detected").
+
+Monitoring publishes ViolationsFixed after the scan commits; this module comments on each linked
+issue, or (the site's option) comments and moves it into a Done-category status. Every write is
+recorded as an OutboundWrite, so the webhooks Jira fires for them are recognised as our own echoes:
+the comment by its id (status_sync.is_echo), the move by its target status (`is_transition_echo`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from allyproof.core import clock
+from allyproof.monitoring.events import ViolationsFixed
+from allyproof.monitoring.models import Scan, Violation
+
+from . import content
+from .client import JiraClient
+from .connection import connection_current
+from .errors import JiraError
+from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
+
+log = logging.getLogger(__name__)
+ECHO_WINDOW = dt.timedelta(minutes=15)  # webhooks arrive within seconds; retries within minutes
+
+
+def on_violations_fixed(event: ViolationsFixed) -> None:
+    """Receiver of monitoring's event (already after commit): hand the work to the queue."""
+    from .tasks import scan_fixed_task
+
+    scan_fixed_task(event.scan_id, list(event.violation_ids))
+
+
+def _done_transition(client: JiraClient, key: str) -> dict | None:
+    for transition in client.get_transitions(key):
+        if ((transition.get("to") or {}).get("statusCategory") or {}).get("key") == "done":
+            return transition
+    return None
+
+
+def _tell(client: JiraClient, connection: JiraConnection, link: JiraLink, scan: Scan, move_to_done: bool) -> None:
+    comment = client.add_comment(link.issue_key, content.fixed_by_scan(scan.started_at))
+    OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="comment",
+                                 jira_id=str(comment.get("id", "")), created_at=clock.now())
+    if not move_to_done:
+        return
+    transition = _done_transition(client, link.issue_key)
+    if transition is None:
+        log.info("jira.scan_fixed.no_done_transition key=%s (already Done, or the workflow has none)", link.issue_key)
+        return
+    client.transition(link.issue_key, str(transition["id"]))
+    OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="transition",
+                                 jira_id=str((transition.get("to") or {}).get("id", "")), created_at=clock.now())
+
+
+def scan_fixed(*, scan_id: int, violation_ids: list[int], client_for) -> int:
+    """Returns how many issues were told. Skips violations reopened since (a later scan found them)."""
+    scan = Scan.objects.select_related("site__organization").filter(pk=scan_id).first()
+    if scan is None:
+        return 0
+    connection = connection_current(organization=scan.site.organization)
+    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+        return 0
+    rule = SiteSyncRule.objects.filter(site=scan.site).first()
+    move_to_done = rule is not None and rule.fixed_action == SiteSyncRule.FIXED_COMMENT_AND_DONE
+    still_fixed = Violation.objects.filter(pk__in=violation_ids, status=Violation.Status.RESOLVED,
+                                           resolved_source=f"scan:{scan.pk}")
+    links = JiraLink.objects.filter(violation__in=still_fixed, cloud_id=connection.cloud_id,
+                                    status=JiraLink.Status.LINKED)
+    client, told = client_for(connection), 0
+    for link in links:
+        try:
+            _tell(client, connection, link, scan, move_to_done)
+            told += 1
+        except JiraError as problem:
+            log.warning("jira.scan_fixed.failed key=%s error=%s", link.issue_key, problem)
+    return told
+
+
+def is_transition_echo(connection: JiraConnection, payload: dict) -> bool:
+    """A move into a status we asked for on this issue moments ago: our own write coming back."""
+    issue_key = str((payload.get("issue") or {}).get("key", ""))
+    targets = {str(item.get("to")) for item in (payload.get("changelog") or {}).get("items") or []
+               if isinstance(item, dict) and item.get("field") == "status"}
+    if not issue_key or not targets:
+        return False
+    return OutboundWrite.objects.filter(cloud_id=connection.cloud_id, issue_key=issue_key, kind="transition",
+                                        jira_id__in=targets, created_at__gte=clock.now() - ECHO_WINDOW).exists()

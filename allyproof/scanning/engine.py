@@ -1,0 +1,307 @@
+"""The crawl: Playwright drives headless Chromium, axe-core runs in every frame of every page.
+
+Pure of Django: it takes a plan and reports events to a callback (the driver in `runner.py` turns
+them into database rows in its own thread). Every request the browser makes goes through one route
+handler that checks the address policy first and paces requests to the client's server; Playwright
+does not show redirects to route handlers, so a 3xx is followed hop by hop here and every hop is
+checked before the browser is allowed to follow it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Route, async_playwright
+
+from . import browser, discovery, failures
+from .policy import AddressPolicy, Refused
+from .urls import normalise, origin
+
+WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+MAX_REDIRECTS = 10
+CONTEXT_PAGES = 50
+# Runs in the page: axe in the top frame, which asks the copies injected into child frames (axe's own
+# frame support); only what ingestion reads comes back, so a page's result stays small.
+AXE_RUN = """async (options) => {
+  const r = await axe.run(document, options);
+  const slim = v => ({id: v.id, impact: v.impact, description: v.description, help: v.help, helpUrl: v.helpUrl,
+    tags: v.tags, nodes: v.nodes.map(n => ({target: n.target, html: n.html, failureSummary: n.failureSummary}))});
+  return {testEngine: r.testEngine, violations: r.violations.map(slim), incomplete: r.incomplete.map(slim)};
+}"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    rules: discovery.CrawlRules
+    policy: AddressPolicy
+    executable: str
+    tags: tuple[str, ...] = WCAG_TAGS
+    best_practices: bool = False
+    concurrency: int = 2
+    requests_per_second: float = 5.0
+    page_timeout_s: float = 30.0
+    idle_timeout_s: float = 3.0
+    # Pages already done (a resumed scan): url -> (depth, the same-site links found on it).
+    done: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+
+    @property
+    def axe_options(self) -> dict[str, Any]:
+        tags = [*self.tags, *(["best-practice"] if self.best_practices else [])]
+        return {"runOnly": {"type": "tag", "values": tags}, "resultTypes": ["violations", "incomplete"]}
+
+
+@dataclass
+class PageOutcome:
+    url: str
+    depth: int
+    status: str  # scanned, failed, skipped
+    reason: str = ""
+    result: dict[str, Any] | None = None
+    links: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """At most `rate` requests a second to the client's server, shared by all pages of the scan."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_slot = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self.lock:
+            now = time.monotonic()
+            delay = self.next_slot - now
+            self.next_slot = max(now, self.next_slot) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Scan:
+    def __init__(self, plan: Plan, emit: Callable[[str, Any], None], stopping: Callable[[], bool]):
+        self.plan, self.emit, self.stopping = plan, emit, stopping
+        self.frontier = discovery.Frontier(plan.rules)
+        self.site_origin = self.frontier.origin
+        self.pacer = Pacer(plan.requests_per_second)
+        self.page_problems: dict[Page, str] = {}
+        self.busy = 0
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def _paced_check(self, url: str) -> None:
+        await self.plan.policy.check(url)
+        if origin(url) == self.site_origin:
+            await self.pacer.wait()
+
+    async def _redirect_chain_problem(self, request_context, url: str, location: str, top: bool) -> str | None:
+        """Walks a redirect chain, checking every hop, before the browser may follow it."""
+        hop = urljoin(url, location)
+        for _ in range(MAX_REDIRECTS):
+            try:
+                await self._paced_check(hop)
+            except Refused as refused:
+                return f"redirected to a refused address: {refused}"
+            if top and origin(normalise(hop) or hop) != self.site_origin:
+                return f"redirected off the site to {hop}"
+            response = await request_context.fetch(hop, max_redirects=0, timeout=self.plan.page_timeout_s * 1000)
+            location = response.headers.get("location")
+            await response.dispose()
+            if not (300 <= response.status < 400 and location):
+                return None
+            hop = urljoin(hop, location)
+        return "too many redirects (a redirect loop)"
+
+    async def route(self, route: Route) -> None:
+        request = route.request
+        frame = request.frame if request.resource_type != "other" else None
+        top = bool(frame and frame.parent_frame is None and request.is_navigation_request())
+        page = frame.page if frame else None
+
+        async def refuse(reason: str, error: str = "blockedbyclient") -> None:
+            if top and page is not None:
+                self.page_problems[page] = reason
+            if error == "blockedbyclient":
+                self.emit("refused", (request.url, reason))
+            await route.abort(error)
+
+        try:
+            await self._paced_check(request.url)
+        except Refused as refused:
+            return await refuse(f"refused: {refused}")
+        try:
+            response = await route.fetch(max_redirects=0, timeout=self.plan.page_timeout_s * 1000)
+        except PlaywrightError as error:
+            return await refuse(failures.reason_for(str(error)), "failed")
+        location = response.headers.get("location")
+        if 300 <= response.status < 400 and location:
+            problem = await self._redirect_chain_problem(self.request_context, request.url, location, top)
+            if problem:
+                return await refuse(problem)
+        elif top and response.status < 300:
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind and kind not in ("text/html", "application/xhtml+xml"):
+                return await refuse(f"skipped: not HTML ({kind})")
+        await route.fulfill(response=response)
+
+    async def fetch_text(self, url: str) -> str | None:
+        """robots.txt and sitemaps: same checks and pacing as the browser's own requests."""
+        try:
+            await self._paced_check(url)
+            response = await self.request_context.fetch(url, max_redirects=0, timeout=15_000)
+            location = response.headers.get("location")
+            if 300 <= response.status < 400 and location:
+                problem = await self._redirect_chain_problem(self.request_context, url, location, top=True)
+                await response.dispose()
+                return None if problem else await self.fetch_text(urljoin(url, location))
+            text = await response.text() if response.ok else None
+            await response.dispose()
+            return text
+        except (Refused, PlaywrightError):
+            return None
+
+    # --- discovery ----------------------------------------------------------------------------
+
+    async def discover(self) -> None:
+        start = normalise(self.plan.rules.start_url, query=self.plan.rules.query)
+        sitemaps = [f"{self.site_origin}/sitemap.xml"]
+        robots = await self.fetch_text(f"{self.site_origin}/robots.txt")
+        if robots is not None:
+            sitemaps = self.frontier.set_robots(robots) + sitemaps
+        self.frontier.add(start, 0, entry=True)
+        pending, read = list(dict.fromkeys(sitemaps)), 0
+        while pending and read < discovery.SITEMAP_LIMIT:
+            sitemap = pending.pop(0)
+            if origin(normalise(sitemap) or sitemap) != self.site_origin:
+                continue
+            read += 1
+            body = await self.fetch_text(sitemap)
+            pages, nested = discovery.sitemap_locations(body.encode()) if body else ([], [])
+            pending.extend(nested)
+            for page_url in pages:
+                self.frontier.add(page_url, 1)
+        # A resumed scan: done pages are not loaded again, but their links still lead on.
+        self.frontier.seen.update(self.plan.done)
+        self.frontier.queue = type(self.frontier.queue)(i for i in self.frontier.queue if i[0] not in self.plan.done)
+        for url, (depth, links) in self.plan.done.items():
+            for link in links:
+                self.frontier.add(link, depth + 1, base=url)
+        self.emit("found", self.frontier.found)
+
+    # --- pages --------------------------------------------------------------------------------
+
+    async def new_context(self):
+        context = await self.browser.new_context(service_workers="block")
+        await context.route("**/*", self.route)
+        return context
+
+    async def scan_page(self, context, url: str, depth: int) -> PageOutcome:
+        page = await context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), asyncio.ensure_future(dialog.dismiss())))
+        try:
+            return await self._load_and_test(page, url, depth, dialogs)
+        finally:
+            self.page_problems.pop(page, None)
+            await page.close()
+
+    async def _load_and_test(self, page: Page, url: str, depth: int, dialogs: list[str]) -> PageOutcome:
+        try:
+            response = await page.goto(url, wait_until="load", timeout=self.plan.page_timeout_s * 1000)
+        except PlaywrightError as error:
+            reason = self.page_problems.get(page) or failures.reason_for(str(error), self.plan.page_timeout_s)
+            status = "skipped" if reason.startswith("skipped") else "failed"
+            return PageOutcome(url, depth, status, reason.removeprefix("skipped: "))
+        if response is None:
+            return PageOutcome(url, depth, "failed", "the page did not load")
+        if response.status >= 400:
+            return PageOutcome(url, depth, "failed", f"HTTP {response.status}")
+        final = normalise(page.url, query=self.plan.rules.query) or url
+        if origin(final) != self.site_origin:
+            return PageOutcome(url, depth, "failed", f"redirected off the site to {page.url}")
+        try:
+            await page.wait_for_load_state("networkidle", timeout=self.plan.idle_timeout_s * 1000)
+        except PlaywrightError:
+            pass  # busy pages (polling, streams) never go idle; the load event is enough then
+        try:
+            links = await page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+            result = await self._axe(page)
+        except PlaywrightError as error:
+            return PageOutcome(url, depth, "failed", f"testing the page failed ({failures.first_line(str(error))})")
+        result["url"] = final
+        reason = f"a JavaScript {dialogs[0]} dialog was dismissed" if dialogs else ""
+        return PageOutcome(final, depth, "scanned", reason, result, links)
+
+    async def _axe(self, page: Page) -> dict[str, Any]:
+        source = browser.axe_source()
+        await page.main_frame.evaluate(source)
+        for frame in page.frames[1:]:
+            try:
+                await frame.evaluate(source)
+            except PlaywrightError:
+                pass  # a frame that went away; axe reports it as not tested
+        return await page.main_frame.evaluate(AXE_RUN, self.plan.axe_options)
+
+    async def worker(self) -> None:
+        # One context per worker, renewed every CONTEXT_PAGES pages: cheaper than one per page, and
+        # whatever a site leaves behind (caches, storage, leaks) is dropped regularly.
+        held = [await self.new_context()]
+        try:
+            await self._work(held)
+        finally:
+            await held[0].close()
+
+    async def _work(self, held: list) -> None:
+        used = 0
+        while not self.stopping():
+            item = self.frontier.next()
+            if item is None:
+                if not self.busy:
+                    return
+                await asyncio.sleep(0.05)
+                continue
+            self.busy += 1
+            try:
+                url, depth = item
+                if used >= CONTEXT_PAGES:
+                    await held[0].close()
+                    held[0], used = await self.new_context(), 0
+                outcome = await self.scan_page(held[0], url, depth)
+                used += 1
+                self.frontier.seen.add(outcome.url)
+                before = self.frontier.found
+                for link in outcome.links:
+                    self.frontier.add(link, depth + 1, base=outcome.url)
+                if self.frontier.found != before:
+                    self.emit("found", self.frontier.found)
+                # Kept (same-site, once each, capped) so a resumed scan can follow them without reloading.
+                outcome.links = list(dict.fromkeys(
+                    link for link in (normalise(raw, query=self.plan.rules.query, base=outcome.url)
+                                      for raw in outcome.links) if link and origin(link) == self.site_origin))[:500]
+                self.emit("page", outcome)
+            finally:
+                self.busy -= 1
+
+    async def run(self) -> None:
+        async with async_playwright() as playwright:
+            self.browser = await playwright.chromium.launch(
+                executable_path=self.plan.executable, headless=True, args=list(browser.LAUNCH_ARGS))
+            self.request_context = await playwright.request.new_context()
+            try:
+                await self.discover()
+                await asyncio.gather(*(self.worker() for _ in range(max(1, self.plan.concurrency))))
+            finally:
+                await self.request_context.dispose()
+                await self.browser.close()
+
+
+def crawl(plan: Plan, emit: Callable[[str, Any], None], stopping: Callable[[], bool] = lambda: False) -> None:
+    """Runs a whole scan in this thread's own event loop; events: ("found", n), ("page", PageOutcome)."""
+    asyncio.run(Scan(plan, emit, stopping).run())
