@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("scans/", monitoring_views.scan_list, name="scans"),
     path("", include("allyproof.integrations.jira.urls")),
+    path("", include("allyproof.accounts.settings_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -47,6 +47,7 @@ class Config:
     jira_job_stale_seconds: int
     max_upload_bytes: int
     notes: list[str] = field(default_factory=list)
+    support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
 
     @property
     def is_production(self) -> bool:
@@ -84,6 +85,13 @@ def _url(env, name: str, default: str, problems: list[str]) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problems.append(f"{name}={value!r} must be an absolute http(s) URL")
+    return value
+
+
+def _support(env, problems: list[str]) -> str:
+    value = (env.get("ALLYPROOF_SUPPORT") or "").strip()
+    if value and not (value.startswith(("https://", "http://")) or ("@" in value and " " not in value)):
+        problems.append(f"ALLYPROOF_SUPPORT={value!r} must be an email address or an http(s) URL")
     return value
 
 
@@ -163,6 +171,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
         notes=notes,
+        support=_support(env, problems),
     )
     if production and not (config.atlassian_client_id and config.atlassian_client_secret):
         problems.append("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET are required in production")

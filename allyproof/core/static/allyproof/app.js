@@ -178,3 +178,22 @@
 
   document.addEventListener("DOMContentLoaded", function () { process(document); enhance(document); });
 })();
+
+// "Copy diagnostics" (and any [data-copy] button): the text stays selectable without JavaScript.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    var say = function (text) { if (status) status.textContent = text; };
+    source.select();
+    var done = navigator.clipboard ? navigator.clipboard.writeText(source.value) : Promise.reject();
+    done.then(function () { say("Copied."); },
+              function () { say(document.execCommand("copy") ? "Copied." : "Select the text and copy it."); });
+  });
+})();
