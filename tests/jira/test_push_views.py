@@ -174,16 +174,23 @@ def test_site_block_states(client, acme, member_user, sandbox, rules_for):
     assert "This site is excluded from Jira sync." in block and "Push" not in block
 
 
-def test_watching_a_finished_job_asks_the_page_to_refresh(client, acme, member_user, sandbox):
+def test_watching_a_finished_job_says_what_happened_in_place(client, acme, member_user, sandbox):
     from allyproof.integrations.jira import jobs
 
-    job = jobs.push_job_create(site=acme, violations=[], kind="bulk", project_key="ACME", enqueue=False)
+    violations = list(acme.violations.order_by("pk")[:3])
+    job = jobs.push_job_create(site=acme, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
     client.force_login(member_user)
     running = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
-    assert running.status_code == 200 and "Pushing to ACME: 0 of 0 done" in running.content.decode()
+    assert running.status_code == 200 and "Pushing to ACME: 0 of 3 done" in running.content.decode()
     PushJob.objects.filter(pk=job.pk).update(status="completed")
+    job.items.filter(violation=violations[0]).update(status="pushed", issue_key="ACME-1")
+    job.items.filter(violation=violations[1]).update(status="pushed", issue_key="ACME-2")
+    job.items.filter(violation=violations[2]).update(status="failed", reason="Jira refused")
     done = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
-    assert done.status_code == 204 and done["HX-Refresh"] == "true"
+    body = done.content.decode()
+    assert done.status_code == 200 and "HX-Refresh" not in done
+    assert '<p class="message success" data-announce tabindex="-1">Pushed 2 to ACME, 1 failed.</p>' in body
+    assert 'data-refresh-regions="#violations-section"' in body
 
 
 def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(client, acme, member_user, sandbox):

@@ -122,9 +122,9 @@ def site_block(request, site_id: int):
     if watched.isdigit():
         job = PushJob.objects.filter(pk=int(watched), site=site).first()
         if job is not None and job.status not in (PushJob.Status.QUEUED, PushJob.Status.RUNNING):
-            response = HttpResponse(status=204)
-            response["HX-Refresh"] = "true"  # the whole page changed (links, counts, table)
-            return response
+            # Said in the block's live region, where the person clicked; the table reloads in place.
+            context = {**selectors.site_block(site=site), "finished": selectors.job_outcome(job=job)}
+            return render(request, "jira/_site_block.html", context)
     return render(request, "jira/_site_block.html", selectors.site_block(site=site))
 
 

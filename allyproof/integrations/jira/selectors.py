@@ -82,7 +82,8 @@ def _jobs(site: Site) -> tuple[PushJob | None, PushJob | None]:
 def site_block(*, site: Site) -> dict:
     connection = connection_current(organization=site.organization)
     rule = SiteSyncRule.objects.filter(site=site).first()
-    context: dict = {"site": site, "connection": connection, "rule": rule}
+    context: dict = {"site": site, "connection": connection, "rule": rule,
+                     "scanned": site.scans.exists()}
     context["reason"] = site_rule_reason(site=site, connection=connection, rule=rule)
     if context["reason"]:
         return context
@@ -102,6 +103,21 @@ def site_block(*, site: Site) -> dict:
 
         context["progress"] = job_progress(active)
     return context
+
+
+def job_outcome(*, job: PushJob) -> str:
+    """One sentence for the end of a push job: "Pushed 12 to ACME, 1 failed." """
+    from .jobs import job_progress
+
+    progress = job_progress(job)
+    pushed, failed, skipped = (progress[PushJobItem.Status.PUSHED], progress[PushJobItem.Status.FAILED],
+                               progress[PushJobItem.Status.SKIPPED])
+    if job.status == PushJob.Status.CANCELLED:
+        text = f"Push to {job.project_key} stopped: {job.cancel_reason or 'cancelled'}. {pushed} pushed"
+    else:
+        text = f"Pushed {pushed} to {job.project_key}"
+    parts = [text] + ([f"{failed} failed"] if failed else []) + ([f"{skipped} skipped"] if skipped else [])
+    return ", ".join(parts) + "."
 
 
 def site_picker(*, site: Site) -> dict:
