@@ -46,6 +46,8 @@ _CLIPPED_JS = """() => {
   for (const el of document.body.querySelectorAll('*')) {
     const s = getComputedStyle(el);
     if (!el.textContent.trim() || el.closest('.visually-hidden, [hidden], textarea, select')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width <= 1 || box.height <= 1) continue;  // screen-reader-only text is 1 px on purpose
     const clips = ['hidden', 'clip'].includes(s.overflowX) || ['hidden', 'clip'].includes(s.overflowY);
     if (clips && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)) out.push(el.outerHTML.slice(0, 160));
   }
@@ -54,8 +56,17 @@ _CLIPPED_JS = """() => {
 
 
 def zoom_text(page: Page, percent: int = 200) -> None:
-    """Text-only zoom: the root font size grows (our CSS sizes text in rem/em), the viewport does not."""
-    page.evaluate("p => { document.documentElement.style.fontSize = p + '%'; }", percent)
+    """Text-only zoom, as Chromium's font-size setting does it: the default font size grows (so rem, em
+    and em-based media queries follow), the viewport does not. Chromium's DevTools protocol sets it."""
+    session = page.context.new_cdp_session(page)
+    try:
+        session.send("Page.setFontSizes", {"fontSizes": {"standard": 16 * percent // 100,
+                                                          "fixed": 13 * percent // 100}})
+    finally:
+        session.detach()
+    page.wait_for_function("() => document.fonts.status === 'loaded'")
+    measured = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert measured == 16 * percent / 100, f"text zoom did not apply: root font size {measured}px"
 
 
 def assert_text_not_clipped(page: Page) -> None:

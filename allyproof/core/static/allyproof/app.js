@@ -224,7 +224,16 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { process(document); enhance(document); labelTables(document); });
+  // A page that answers an action (a refused form, a token shown once) marks where to look with
+  // autofocus; browsers skip autofocus on non-form elements in some cases, so make sure.
+  function autofocus() {
+    var target = document.querySelector("[autofocus]");
+    if (target && (document.activeElement === document.body || !document.activeElement)) target.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    process(document); enhance(document); labelTables(document); autofocus();
+  });
 })();
 
 // "Copy diagnostics" (and any [data-copy] button): the text stays selectable without JavaScript.
