@@ -92,6 +92,21 @@ BASE_FIELDS = [  # (id, name, required, hasDefaultValue, type) as on Jira's defa
 ]
 
 
+# Jira Cloud's default priority scheme.
+PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
+
+
+def _allowed_values(call: JiraCall, project: Any, field: dict[str, Any]) -> dict[str, Any]:
+    site = call.site.url
+    if field["fieldId"] == "priority":
+        field["allowedValues"] = [{"self": f"{site}/rest/api/3/priority/{i}", "id": i, "name": n} for i, n in PRIORITIES]
+        field["defaultValue"] = {"self": f"{site}/rest/api/3/priority/3", "id": "3", "name": "Medium"}
+    elif field["fieldId"] == "components":
+        field["allowedValues"] = [{"self": f"{site}/rest/api/3/component/{10100 + i}", "id": str(10100 + i), "name": n}
+                                  for i, n in enumerate(project.components)]
+    return field
+
+
 def createmeta_fields(call: JiraCall, req: Request) -> Response:
     project, missing = _project_or_404(call)
     if missing:
@@ -99,7 +114,9 @@ def createmeta_fields(call: JiraCall, req: Request) -> Response:
     it = call.sb.cfg.issue_type(call.params["issueTypeId"])
     if it is None or it.id != call.params["issueTypeId"] or it.name not in project.issue_types:
         return error_collection(400, ["The issue type ID is invalid or not valid for this project."])
-    fields = [_field_meta(*f) for f in BASE_FIELDS]
+    fields = [_allowed_values(call, project, _field_meta(*f)) for f in BASE_FIELDS]
+    if project.components:
+        fields.append(_allowed_values(call, project, _field_meta("components", "Components", False, False, "array")))
     fields += [_field_meta(f.field_id, f.name, True, f.has_default, f.schema_type,
                            system=not f.field_id.startswith("customfield_"))
                for f in project.required_fields.get(it.name, [])]

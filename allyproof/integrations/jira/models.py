@@ -105,6 +105,11 @@ class SiteSyncRule(models.Model):
     auto_push_since = models.DateTimeField(null=True, blank=True)
     # Problems found when the rule was last checked against Jira (missing required fields...).
     problems = models.JSONField(default=list, blank=True)
+    # Triage (issue 12): Jira priority name per impact ({"critical": "Highest"}), extra labels and
+    # component names, all chosen from what the project's createmeta offers and checked at save.
+    priorities = models.JSONField(default=dict, blank=True)
+    extra_labels = models.JSONField(default=list, blank=True)
+    components = models.JSONField(default=list, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(null=True, blank=True)
 

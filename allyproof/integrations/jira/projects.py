@@ -10,6 +10,7 @@ from django.core.cache import cache
 from .client import JiraClient
 from .errors import JiraError
 from .models import JiraConnection
+from .triage import offered
 
 CACHE_SECONDS = 300  # short: a project created in Jira shows here within five minutes
 
@@ -56,6 +57,36 @@ def issue_type_names(*, connection: JiraConnection, client: JiraClient, project_
         return []
     cache.set(key, names, CACHE_SECONDS)
     return names
+
+
+def create_offer(*, connection: JiraConnection, client: JiraClient, project_key: str, issue_type_id: str):
+    """Priorities and components the project's create screen offers for that issue type, or None."""
+    from .triage import offered
+
+    key = _key(connection, f"offer:{project_key}:{issue_type_id}")
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        offer = offered(client.create_meta_fields(project_key, issue_type_id))
+    except JiraError:
+        return None
+    cache.set(key, offer, CACHE_SECONDS)
+    return offer
+
+
+def create_offer(*, connection: JiraConnection, client: JiraClient, project_key: str, issue_type_id: str):
+    """Priorities and components the project's create screen offers for that issue type, or None."""
+    key = _key(connection, f"offer:{project_key}:{issue_type_id}")
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        offer = offered(client.create_meta_fields(project_key, issue_type_id))
+    except JiraError:
+        return None
+    cache.set(key, offer, CACHE_SECONDS)
+    return offer
 
 
 def forget(*, connection: JiraConnection) -> None:

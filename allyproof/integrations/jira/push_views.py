@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import admin_required, member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from . import jobs, pacing, push, rules, selectors, webhooks
+from . import jobs, pacing, push, rules, selectors, triage, webhooks
 from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
 from .gateway import client_for
 from .models import JiraConnection, PushJob
@@ -154,6 +154,7 @@ def rules_save(request):
         severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
         issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
         auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
+        triage=triage.from_post(request.POST, int(site_id)),
     ) for site_id in _ids(request.POST.getlist("site"))]
     client = client_for(connection)
     result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)

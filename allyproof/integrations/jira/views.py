@@ -38,6 +38,8 @@ def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
                 p = by_site[row.site.pk]
                 row.rule.enabled, row.rule.project_key, row.rule.auto_push = p.enabled, p.project_key, p.auto_push
                 row.rule.severities, row.rule.issue_type_name = sorted(p.severities), p.issue_type
+                row.rule.priorities, row.rule.extra_labels = p.triage.priorities, list(p.triage.labels)
+                row.rule.components = list(p.triage.components)
     picker = _project_picker(connection, rows) if request.membership.is_admin else None
     return {
         "connection": connection,
@@ -61,6 +63,8 @@ def _project_picker(connection, rows):
         key = row.rule.project_key
         row.issue_types = projects.issue_type_names(connection=connection, client=client, project_key=key) \
             if key and (key in known or listing.problem) else []
+        row.offer = projects.create_offer(connection=connection, client=client, project_key=key,
+                                          issue_type_id=row.rule.issue_type_id) if row.issue_types and row.rule.issue_type_id else None
     return listing
 
 
