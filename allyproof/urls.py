@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from allyproof.accounts import views as account_views
 from allyproof.api import api
+from allyproof.dashboard import views as dashboard_views
 from allyproof.monitoring import views as monitoring_views
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
         name="violation_status",
     ),
     path("scans/", monitoring_views.scan_list, name="scans"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("", include("allyproof.integrations.jira.urls")),
     path("", include("allyproof.accounts.settings_urls")),
     path("api/v1/", api.urls),

@@ -53,11 +53,12 @@ def pages(world) -> dict[str, str]:
         "picker page": f"/sites/{site.pk}/jira/picker/", "integrations": "/settings/integrations/",
         "disconnect": "/settings/integrations/jira/disconnect/", "members": "/settings/members/",
         "tokens": "/settings/tokens/", "organization": "/settings/organization/", "support": "/settings/support/",
+        "dashboard": "/dashboard/",
     }
 
 
 PAGE_NAMES = ["sites", "site", "never scanned site", "violation", "scans", "picker page", "integrations",
-              "disconnect", "members", "tokens", "organization", "support"]
+              "disconnect", "members", "tokens", "organization", "support", "dashboard"]
 
 
 # --- beyond axe, on every page -------------------------------------------------------------------------
