@@ -210,3 +210,26 @@ def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(clie
     response = client.post(reverse("jira_violation_push", args=[acme.pk, violation.pk]), HTTP_HX_REQUEST="true")
     assert "ACME-1" in response.content.decode()
     assert len(sandbox.issues(None)) == 1
+
+
+def test_right_after_an_import_with_auto_push_the_block_says_a_push_is_starting(client, acme, member_user, sandbox):
+    """Issue 12, case 6: the auto-push job is created by the worker after the scan; until then the block
+    says a push is starting (and polls) instead of a silent "N ready"."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.models import SiteSyncRule
+    from tests import factories
+
+    SiteSyncRule.objects.filter(site=acme).update(auto_push=True, auto_push_since=clock.now())
+    scan = factories.ingest(acme, factories.axe_fixture("multi_page__rescan.json"))
+    client.force_login(member_user)
+    url = reverse("jira_site_block", args=[acme.pk])
+    body = client.get(url).content.decode()
+    assert scan.new_violations > 0
+    assert f"Auto-push is starting for the {scan.new_violations} new violation" in body
+    assert 'hx-trigger="every 2s"' in body
+    new = list(acme.violations.filter(first_scan=scan))
+    jobs.push_job_create(site=acme, violations=new, kind="auto",
+                         project_key="ACME", enqueue=False)
+    after = client.get(url).content.decode()
+    assert "Auto-push is starting" not in after and "Pushing to ACME: 0 of" in after

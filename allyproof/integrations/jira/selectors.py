@@ -98,11 +98,31 @@ def site_block(*, site: Site) -> dict:
         if latest else [],
     )
     context["ready_count"] = context["ready"].count()
+    context["auto_pending"] = _auto_push_pending(site, rule) if active is None else None
     if active is not None:
         from .jobs import job_progress
 
         context["progress"] = job_progress(active)
     return context
+
+
+def _auto_push_pending(site: Site, rule: SiteSyncRule):
+    """The latest scan of an auto-push site brought new violations and its auto-push has not started
+    yet (the worker checks the project in Jira first): say so, instead of a silent "N ready"."""
+    from django.conf import settings
+
+    from allyproof.core import clock
+
+    if not (rule.auto_push and rule.auto_push_since):
+        return None
+    scan = site.scans.filter(status="completed", completed_at__isnull=False).order_by("-completed_at").first()
+    if scan is None or not scan.new_violations or scan.completed_at < rule.auto_push_since:
+        return None
+    if (clock.now() - scan.completed_at).total_seconds() > settings.CONFIG.jira_job_stale_seconds:
+        return None  # the check is long over: whatever it decided shows as a job or as a problem
+    if PushJob.objects.filter(site=site, kind=PushJob.Kind.AUTO, created_at__gte=scan.completed_at).exists():
+        return None
+    return scan
 
 
 def job_outcome(*, job: PushJob) -> str:
