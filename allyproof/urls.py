@@ -6,6 +6,7 @@ from django.urls import include, path
 from allyproof.accounts import views as account_views
 from allyproof.api import api
 from allyproof.core import views as core_views
+from allyproof.dashboard import views as dashboard_views
 from allyproof.monitoring import views as monitoring_views
 
 urlpatterns = [
@@ -31,7 +32,9 @@ urlpatterns = [
     path("scans/", monitoring_views.scan_list, name="scans"),
     path("scans/<int:scan_id>/", monitoring_views.scan_detail, name="scan_detail"),
     path("", include("allyproof.scanning.routes")),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("", include("allyproof.integrations.jira.urls")),
+    path("", include("allyproof.accounts.settings_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("health/", core_views.HealthView.as_view(), name="health"),

@@ -7,7 +7,7 @@ from typing import Any
 from . import adf, validation
 from .api_context import JiraCall
 from .issues import NotFound
-from .present import comment_json, issuetype_json, parse_fields_param, project_json, status_json
+from .present import comment_json, issuetype_json, parse_fields_param, project_json, project_ref_json, status_json
 from .web import Request, Response, empty_response, error_collection, json_response
 
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
@@ -33,6 +33,26 @@ def get_project(call: JiraCall, req: Request) -> Response:
     if project is None:
         return error_collection(404, [f"No project could be found with key '{key}'."])
     return json_response(project_json(call.sb.cfg, call.site, project))
+
+
+def project_search(call: JiraCall, req: Request) -> Response:
+    """GET project/search: a page of projects, filtered by `query` (key or name, case-insensitive) and,
+    with action=create, to projects the user can create issues in (here: those with an issue type)."""
+    query = req.arg("query", "").lower()
+    action = req.arg("action", "view")
+    found = [p for p in call.site_state.projects
+             if (not query or query in p.key.lower() or query in p.name.lower())
+             and (action != "create" or p.issue_types)]
+    found.sort(key=lambda p: p.name.lower())
+    start, limit = int(req.arg("startAt", "0")), min(int(req.arg("maxResults", "50")), 100)
+    page = found[start:start + limit]
+    base = f"{call.site.url}/rest/api/3/project/search"
+    body: dict[str, Any] = {"self": f"{base}?startAt={start}&maxResults={limit}", "maxResults": limit,
+                            "startAt": start, "total": len(found), "isLast": start + len(page) >= len(found),
+                            "values": [project_ref_json(call.site, p) for p in page]}
+    if not body["isLast"]:
+        body["nextPage"] = f"{base}?startAt={start + limit}&maxResults={limit}"
+    return json_response(body)
 
 
 def _project_or_404(call: JiraCall) -> Any:
@@ -72,6 +92,21 @@ BASE_FIELDS = [  # (id, name, required, hasDefaultValue, type) as on Jira's defa
 ]
 
 
+# Jira Cloud's default priority scheme.
+PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
+
+
+def _allowed_values(call: JiraCall, project: Any, field: dict[str, Any]) -> dict[str, Any]:
+    site = call.site.url
+    if field["fieldId"] == "priority":
+        field["allowedValues"] = [{"self": f"{site}/rest/api/3/priority/{i}", "id": i, "name": n} for i, n in PRIORITIES]
+        field["defaultValue"] = {"self": f"{site}/rest/api/3/priority/3", "id": "3", "name": "Medium"}
+    elif field["fieldId"] == "components":
+        field["allowedValues"] = [{"self": f"{site}/rest/api/3/component/{10100 + i}", "id": str(10100 + i), "name": n}
+                                  for i, n in enumerate(project.components)]
+    return field
+
+
 def createmeta_fields(call: JiraCall, req: Request) -> Response:
     project, missing = _project_or_404(call)
     if missing:
@@ -79,7 +114,9 @@ def createmeta_fields(call: JiraCall, req: Request) -> Response:
     it = call.sb.cfg.issue_type(call.params["issueTypeId"])
     if it is None or it.id != call.params["issueTypeId"] or it.name not in project.issue_types:
         return error_collection(400, ["The issue type ID is invalid or not valid for this project."])
-    fields = [_field_meta(*f) for f in BASE_FIELDS]
+    fields = [_allowed_values(call, project, _field_meta(*f)) for f in BASE_FIELDS]
+    if project.components:
+        fields.append(_allowed_values(call, project, _field_meta("components", "Components", False, False, "array")))
     fields += [_field_meta(f.field_id, f.name, True, f.has_default, f.schema_type,
                            system=not f.field_id.startswith("customfield_"))
                for f in project.required_fields.get(it.name, [])]

@@ -67,6 +67,7 @@ class Project:
     name: str
     issue_types: list[str]
     required_fields: dict[str, list[RequiredField]] = field(default_factory=dict)
+    components: list[str] = field(default_factory=list)  # names; ids are 10100, 10101, ... in order
 
 
 @dataclass

@@ -21,6 +21,7 @@ WEBHOOK_SCOPES = ["read:jira-work", "manage:jira-webhook"]
 
 # (method, path template, handler, scopes when the OpenAPI document is absent)
 ROUTES: list[tuple[str, str, Any, list[str]]] = [
+    ("GET", "/rest/api/3/project/search", issues.project_search, READ),  # before project/{key}
     ("GET", "/rest/api/3/project/{projectIdOrKey}", issues.get_project, READ),
     ("GET", "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes", issues.createmeta_issuetypes, READ),
     ("GET", "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",

@@ -142,11 +142,32 @@ def _check_field(result: CreateCheck, name: str, value: Any) -> str | None:
         return None
     if name in FIELD_CHECKS:
         return FIELD_CHECKS[name](value)
+    if name == "priority":
+        return _check_priority(value)
+    if name == "components":
+        return _check_components(result.project, value)
     known = {f.field_id for fs in result.project.required_fields.values() for f in fs}
     if name not in SCREEN_FIELDS and name not in known:
         return f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
     if name == "parent" and result.issue_type and not result.issue_type.subtask:
         return None
+    return None
+
+
+_PRIORITIES = {("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")}
+
+
+def _check_priority(value: Any) -> str | None:
+    if not isinstance(value, dict) or not any(value.get("id") == i or value.get("name") == n for i, n in _PRIORITIES):
+        return "Specify a valid priority id or name."
+    return None
+
+
+def _check_components(project: Project, value: Any) -> str | None:
+    ids = {str(10100 + i) for i in range(len(project.components))}
+    if not isinstance(value, list) or not all(isinstance(c, dict) and (c.get("id") in ids or c.get("name") in project.components)
+                                              for c in value):
+        return "Component name or id is not valid."
     return None
 
 

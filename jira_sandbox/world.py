@@ -34,7 +34,7 @@ DEFAULT_WORLD = {
             "url": "https://demo-agency.atlassian.net", "confluence": True,
             "projects": [
                 {"id": "10000", "key": "ACME", "name": "Acme Corp website",
-                 "issue_types": ["Bug", "Task", "Story", "Subtask"]},
+                 "issue_types": ["Bug", "Task", "Story", "Subtask"], "components": ["Website", "Checkout"]},
                 {"id": "10001", "key": "BETA", "name": "Beta Shop", "issue_types": ["Task", "Story", "Subtask"]},
                 {"id": "10002", "key": "WEB", "name": "Agency website", "issue_types": ["Bug", "Task", "Subtask"]},
             ],

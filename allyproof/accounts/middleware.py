@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import zoneinfo
+
+from django.utils import timezone
+
 from .selectors import membership_current
 
 SESSION_KEY = "organization_id"
@@ -17,4 +21,17 @@ class CurrentOrganizationMiddleware:
             request.membership = membership_current(
                 user=request.user, organization_id=request.session.get(SESSION_KEY)
             )
-        return self.get_response(request)
+        # Every time shown is in the organization's zone; the zone is named where it is shown.
+        if request.membership is not None:
+            timezone.activate(_zone(request.membership.organization.time_zone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")

@@ -40,6 +40,8 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # An IANA zone name; every time shown to this organization's people is in it, with its name.
+    time_zone = models.CharField(max_length=64, default="UTC")
 
     def __str__(self) -> str:
         return self.name

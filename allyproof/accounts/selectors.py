@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 
-from .models import Membership, User
+from .models import ApiToken, Membership, Organization, User
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -33,3 +34,28 @@ def membership_require_admin(*, membership: Membership) -> Membership:
     if not membership.is_admin:
         raise PermissionDenied("Only an owner or admin of this organization can do that.")
     return membership
+
+
+def members_for_organization(*, organization: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=organization).select_related("user").order_by("user__email")
+
+
+def membership_get(*, organization: Organization, membership_id: int) -> Membership:
+    """A membership of this organization; another organization's answers 404."""
+    found = Membership.objects.select_related("user", "organization").filter(
+        organization=organization, pk=membership_id).first()
+    if found is None:
+        raise Http404("No such member.")
+    return found
+
+
+def api_tokens_for_organization(*, organization: Organization) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(organization=organization).select_related("created_by").order_by(
+        "revoked_at", "-created_at")
+
+
+def api_token_get(*, organization: Organization, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(organization=organization, pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    return token

@@ -53,6 +53,7 @@ class Config:
     scan_allow_private: bool = False
     scan_concurrency: int = 2
     notes: list[str] = field(default_factory=list)
+    support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
 
     @property
     def is_production(self) -> bool:
@@ -90,6 +91,13 @@ def _url(env, name: str, default: str, problems: list[str]) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problems.append(f"{name}={value!r} must be an absolute http(s) URL")
+    return value
+
+
+def _support(env, problems: list[str]) -> str:
+    value = (env.get("ALLYPROOF_SUPPORT") or "").strip()
+    if value and not (value.startswith(("https://", "http://")) or ("@" in value and " " not in value)):
+        problems.append(f"ALLYPROOF_SUPPORT={value!r} must be an email address or an http(s) URL")
     return value
 
 
@@ -218,6 +226,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
         notes=notes,
         **_proxy_and_hosts(env, production, problems),
+        support=_support(env, problems),
     )
     if production and not config.public_url.startswith("https://"):
         problems.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
 
 from allyproof.accounts.models import Organization
@@ -35,6 +35,7 @@ def sites_for_organization(*, organization: Organization, active_only: bool = Fa
     if active_only:
         sites = sites.filter(active=True)
     open_ = Q(violations__status=Violation.Status.OPEN)
+    sites = sites.annotate(scanned=Exists(Scan.objects.filter(site=OuterRef("pk"))))
     return sites.annotate(
         open_count=Count("violations", filter=open_),
         critical_count=Count("violations", filter=open_ & Q(violations__impact="critical")),

@@ -87,6 +87,8 @@ def _site_page_context(request, site, upload_form=None):
 
 @member_required
 def site_detail(request, site_id: int):
+    if request.method == "POST":  # the upload form posts here, so a refused file keeps the page's URL
+        return scan_upload(request, site_id)
     site = selectors.site_get(organization=request.membership.organization, site_id=site_id)
     return render(request, "monitoring/site_detail.html", _site_page_context(request, site))
 

@@ -33,7 +33,7 @@ def served_sandbox(live_server, settings):
 def test_connect_disconnect_and_reconnect(browser_page, live_server, served_sandbox, admin_user, site):
     page = browser_page
     sign_in(page, live_server, admin_user.email)
-    page.get_by_role("link", name="Integrations").click()
+    page.get_by_role("link", name="Settings").click()
     assert page.get_by_text("Jira Server and Data Center are not supported").is_visible()
     assert_no_axe_violations(page)
 

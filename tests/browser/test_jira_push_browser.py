@@ -1,7 +1,7 @@
 """Sync rules and the three ways to push, in a real browser against the served Jira sandbox.
 
 Push jobs (bulk and picker) are Huey tasks; no consumer runs in tests, so the test runs the queued
-job itself, the way the worker would, and then waits for the page to refresh by itself.
+job itself, the way the worker would, and then waits for the page to say what happened, in place.
 """
 
 import pytest
@@ -48,12 +48,13 @@ def same_document(page) -> bool:
     return page.evaluate("window.__sameDocument === true")
 
 
-def run_job_and_wait_for_refresh(page) -> PushJob:
-    """The worker's part, then the page's: the progress block polls and reloads the page when done.
+def run_job_and_wait_for_outcome(page, outcome: str) -> PushJob:
+    """The worker's part, then the page's: the progress block polls, and when the job is done it says
+    what happened in the page's live region and reloads the violations table in place (no refresh).
 
     The live server shares the test's in-memory SQLite connection, so the test must not use the
     database while the page is being served. One poll is held at the browser (the block sends no
-    other while one is in flight), the job runs here, then the held poll goes on: HX-Refresh.
+    other while one is in flight), the job runs here, then the held poll goes on.
     """
     held = []
     page.route("**/jira/?watch=*", lambda route: held.append(route))
@@ -67,10 +68,12 @@ def run_job_and_wait_for_refresh(page) -> PushJob:
     run_queued_jobs()
     job.refresh_from_db()
     assert job.status == PushJob.Status.COMPLETED
-    with page.expect_event("load", timeout=10_000):
-        held[0].continue_()
+    held[0].continue_()
     page.unroute("**/jira/?watch=*")
-    assert not same_document(page)  # reloaded by HX-Refresh
+    expect(page.locator("#jira-sync [data-announce]")).to_have_text(outcome)
+    expect(page.locator("#announcer")).to_have_text(outcome)  # the polite live region, said once
+    expect(page.locator("#violations .jira-key").first).to_be_visible()  # the table reloaded in place
+    assert same_document(page)  # no page refresh
     return job
 
 
@@ -83,7 +86,7 @@ def test_sync_rules_warn_enable_refuse_save_and_reregister_the_webhook(
     connect_org(admin_user, served_sandbox)
     page = browser_page
     sign_in(page, live_server, admin_user.email)
-    page.get_by_role("link", name="Integrations").click()
+    page.get_by_role("link", name="Settings").click()
 
     rows = page.locator("#sync-rules tbody tr")
     expect(rows).to_have_count(2)
@@ -135,7 +138,7 @@ def test_sync_rules_warn_enable_refuse_save_and_reregister_the_webhook(
     assert (rule.enabled, rule.project_key, rule.severities) == (True, "ACME", ["critical", "serious"])
     assert not SiteSyncRule.objects.get(site=beta).enabled
     jira = page.locator("#jira")
-    expect(jira.locator("code")).to_have_text("project IN (ACME)")  # the webhook now covers ACME
+    expect(jira).to_contain_text("Jira tells us about changes in ACME;")  # the webhook now covers ACME, in words
     assert JiraConnection.objects.get(status="active").webhook_jql == "project IN (ACME)"
     assert [hook.jql_filter for hook in served_sandbox.state.webhooks.values()] == ["project IN (ACME)"]
     expect(page.get_by_label("Jira project key for ACME Dental", exact=True)).to_have_value("ACME")
@@ -235,7 +238,7 @@ def test_a_member_can_push(browser_page, live_server, routed, scanned, member_us
 # --- 3. the site page's Jira sync block ----------------------------------------------------------------
 
 
-def test_bulk_push_shows_progress_and_refreshes_when_done(
+def test_bulk_push_shows_progress_and_says_when_done(
         browser_page, live_server, routed, scanned, admin_user, served_sandbox):
     page = browser_page
     total = scanned.violations.count()
@@ -249,12 +252,12 @@ def test_bulk_push_shows_progress_and_refreshes_when_done(
 
     block.get_by_role("button", name=f"Push {total} to ACME").click()
     expect(block.get_by_role("status")).to_have_text(
-        f"Pushing to ACME: 0 of {total} done. The page refreshes when it's complete.")
+        f"Pushing to ACME: 0 of {total} done. You'll be told here when it's complete.")
     expect(block.get_by_role("progressbar", name="Push progress")).to_be_visible()
     expect(block.get_by_role("button", name=f"Push {total} to ACME")).to_have_count(0)
     assert_no_axe_violations(page)
 
-    assert run_job_and_wait_for_refresh(page).kind == PushJob.Kind.BULK
+    assert run_job_and_wait_for_outcome(page, f"Pushed {total} to ACME.").kind == PushJob.Kind.BULK
     block = page.locator("#jira-sync")
     expect(block).to_contain_text("All matching violations are in ACME.")
     expect(block).to_contain_text(f"{total} already linked.")
@@ -308,7 +311,7 @@ def test_picker_lists_every_pushable_violation_and_pushes_exactly_the_ticked_one
     expect(submit).to_have_text(f"Push {total - 2} selected")
     submit.click()
     expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {total - 2} done.")
-    assert run_job_and_wait_for_refresh(page).kind == PushJob.Kind.PICKED
+    assert run_job_and_wait_for_outcome(page, f"Pushed {total - 2} to ACME.").kind == PushJob.Kind.PICKED
     block = page.locator("#jira-sync")
     expect(block).to_contain_text("2 violations ready to push to ACME.")
     expect(block).to_contain_text(f"{total - 2} already linked.")
@@ -345,9 +348,9 @@ def test_stale_picker_pushes_only_what_still_matches_and_says_what_it_skipped(
 
     block.locator("[data-picker-submit]").click()
     expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {critical - 1} done.")
-    run_job_and_wait_for_refresh(page)
-    status = page.locator(".messages")
-    # The live progress replaced the "pushing" message; what was skipped is still said.
+    run_job_and_wait_for_outcome(page, f"Pushed {critical - 1} to ACME.")
+    status = page.locator("#jira-sync .messages")
+    # The live progress replaced the "pushing" message; what was skipped is still said, in the block.
     expect(status).to_contain_text(f"Skipped {total - critical + 1} chosen violations: already linked, no longer "
                                    "matching this site's sync rules, or not this site's.")
     expect(page.locator("#jira-sync")).to_contain_text("All matching violations are in ACME.")

@@ -76,13 +76,24 @@ def test_violation_detail_and_mark_resolved(world, signed_in, live_server, membe
 def test_upload_form_imports_and_reports_errors(world, signed_in, live_server, member_user, tmp_path):
     page = signed_in(member_user)
     beta = world["site"].organization.sites.get(name="BetaCorp")
-    page.goto(f"{live_server.url}/sites/{beta.pk}/")
-    assert page.get_by_text("not scanned yet").is_visible()
+    site_url = f"{live_server.url}/sites/{beta.pk}/"
+    page.goto(site_url)
+    # Never scanned is not a clean result (issue 12, case 7).
+    assert page.locator("#violations-section").inner_text().endswith(
+        "Not scanned yet: import axe-core results below to see this site's violations.")
+    assert page.get_by_text("No open violations.").count() == 0
     bad = tmp_path / "bad.json"
     bad.write_text('{"url": "https://www.betacorp.example/"}')
     page.get_by_label("axe-core results (JSON)").set_input_files(str(bad))
     page.get_by_role("button", name="Import scan").click()
-    assert "missing the 'violations' list" in page.get_by_role("alert").inner_text()
+    alert = page.get_by_role("alert")
+    assert "missing the 'violations' list" in alert.inner_text()
+    # Issue 12, case 3: the error is next to the control, has focus (so it is on screen), same URL.
+    page.wait_for_load_state()
+    assert page.url == site_url
+    assert alert.evaluate("el => el === document.activeElement")
+    assert alert.evaluate("el => el.closest('.field').contains(document.getElementById('id_results'))")
+    assert alert.evaluate("el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }")
     assert_no_axe_violations(page)
     good = tmp_path / "good.json"
     good.write_bytes(factories.axe_fixture("multi_page__site.json"))

@@ -174,16 +174,23 @@ def test_site_block_states(client, acme, member_user, sandbox, rules_for):
     assert "This site is excluded from Jira sync." in block and "Push" not in block
 
 
-def test_watching_a_finished_job_asks_the_page_to_refresh(client, acme, member_user, sandbox):
+def test_watching_a_finished_job_says_what_happened_in_place(client, acme, member_user, sandbox):
     from allyproof.integrations.jira import jobs
 
-    job = jobs.push_job_create(site=acme, violations=[], kind="bulk", project_key="ACME", enqueue=False)
+    violations = list(acme.violations.order_by("pk")[:3])
+    job = jobs.push_job_create(site=acme, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
     client.force_login(member_user)
     running = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
-    assert running.status_code == 200 and "Pushing to ACME: 0 of 0 done" in running.content.decode()
+    assert running.status_code == 200 and "Pushing to ACME: 0 of 3 done" in running.content.decode()
     PushJob.objects.filter(pk=job.pk).update(status="completed")
+    job.items.filter(violation=violations[0]).update(status="pushed", issue_key="ACME-1")
+    job.items.filter(violation=violations[1]).update(status="pushed", issue_key="ACME-2")
+    job.items.filter(violation=violations[2]).update(status="failed", reason="Jira refused")
     done = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
-    assert done.status_code == 204 and done["HX-Refresh"] == "true"
+    body = done.content.decode()
+    assert done.status_code == 200 and "HX-Refresh" not in done
+    assert '<p class="message success" data-announce tabindex="-1">Pushed 2 to ACME, 1 failed.</p>' in body
+    assert 'data-refresh-regions="#violations-section"' in body
 
 
 def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(client, acme, member_user, sandbox):
@@ -203,3 +210,26 @@ def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(clie
     response = client.post(reverse("jira_violation_push", args=[acme.pk, violation.pk]), HTTP_HX_REQUEST="true")
     assert "ACME-1" in response.content.decode()
     assert len(sandbox.issues(None)) == 1
+
+
+def test_right_after_an_import_with_auto_push_the_block_says_a_push_is_starting(client, acme, member_user, sandbox):
+    """Issue 12, case 6: the auto-push job is created by the worker after the scan; until then the block
+    says a push is starting (and polls) instead of a silent "N ready"."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.models import SiteSyncRule
+    from tests import factories
+
+    SiteSyncRule.objects.filter(site=acme).update(auto_push=True, auto_push_since=clock.now())
+    scan = factories.ingest(acme, factories.axe_fixture("multi_page__rescan.json"))
+    client.force_login(member_user)
+    url = reverse("jira_site_block", args=[acme.pk])
+    body = client.get(url).content.decode()
+    assert scan.new_violations > 0
+    assert f"Auto-push is starting for the {scan.new_violations} new violation" in body
+    assert 'hx-trigger="every 2s"' in body
+    new = list(acme.violations.filter(first_scan=scan))
+    jobs.push_job_create(site=acme, violations=new, kind="auto",
+                         project_key="ACME", enqueue=False)
+    after = client.get(url).content.decode()
+    assert "Auto-push is starting" not in after and "Pushing to ACME: 0 of" in after

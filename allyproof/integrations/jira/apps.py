@@ -7,11 +7,13 @@ class JiraConfig(AppConfig):
     verbose_name = "Jira Cloud integration"
 
     def ready(self) -> None:
+        from allyproof.accounts import support
         from allyproof.monitoring import events, table_columns
 
-        from . import autopush, columns, connection, jobs, scan_fixed, status_sync  # noqa: F401  (status_sync fills HANDLERS)
+        from . import autopush, columns, connection, diagnostics, jobs, scan_fixed, status_sync  # noqa: F401  (status_sync fills HANDLERS)
 
         table_columns.register(columns.COLUMN)
+        support.register(diagnostics.jira_diagnostics)
         events.subscribe(autopush.on_scan_completed)
         events.subscribe_fixed(scan_fixed.on_violations_fixed)  # issue 10: "fixed", told to Jira
 

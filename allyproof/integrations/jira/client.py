@@ -221,6 +221,7 @@ class AtlassianOAuth:
 # --- Jira Cloud REST v3 ---------------------------------------------------------------------------
 
 PROJECT = "/rest/api/3/project/{key}"
+PROJECT_SEARCH = "/rest/api/3/project/search"
 CREATEMETA_TYPES = "/rest/api/3/issue/createmeta/{key}/issuetypes"
 CREATEMETA_FIELDS = "/rest/api/3/issue/createmeta/{key}/issuetypes/{type_id}"
 ISSUE = "/rest/api/3/issue"
@@ -266,6 +267,21 @@ class JiraClient:
 
     def get_project(self, key: str) -> dict[str, Any]:
         return _json(self._call("GET", PROJECT.format(key=key), idempotent=True))
+
+    def search_projects(self, *, query: str = "", action: str = "create", limit: int = 500) -> list[dict[str, Any]]:
+        """GET project/search: projects matching `query`; action=create keeps those we may create issues in.
+        Follows isLast/startAt up to `limit` projects."""
+        values: list[dict[str, Any]] = []
+        while len(values) < limit:
+            params = {"startAt": len(values), "maxResults": 50, "action": action, "orderBy": "name"}
+            if query:
+                params["query"] = query
+            page = _json(self._call("GET", PROJECT_SEARCH, idempotent=True, params=params))
+            batch = page.get("values", [])
+            values.extend(batch)
+            if page.get("isLast", True) or not batch:
+                break
+        return values[:limit]
 
     def create_meta_issue_types(self, project_key: str) -> list[dict[str, Any]]:
         return self._paged_values(CREATEMETA_TYPES.format(key=project_key), "issueTypes")

@@ -1,4 +1,7 @@
-"""The "Jira" column of a site's violations table: the linked issue key, one query per page."""
+"""The "Jira" column of a site's violations table: the linked issue key, one query per page.
+
+A link made on a previous connection (disconnected, or another Jira site) is still shown, as a link
+marked "previous connection": history people can follow."""
 
 from __future__ import annotations
 
@@ -12,13 +15,18 @@ from .models import JiraLink
 
 def jira_cells(site, violations) -> Cells:
     connection = connection_current(organization=site.organization)
-    if connection is None or not connection.cloud_id:
-        return Cells("Jira", {})
+    current = connection.cloud_id if connection is not None and connection.cloud_id else None
     links = JiraLink.objects.filter(
-        violation_id__in=[v.pk for v in violations], cloud_id=connection.cloud_id, status=JiraLink.Status.LINKED
-    ).values_list("violation_id", "issue_key", "issue_url")
-    return Cells("Jira", {vid: format_html('<a href="{}" rel="noopener noreferrer">{}</a>', url, key)
-                          for vid, key, url in links})
+        violation_id__in=[v.pk for v in violations], status=JiraLink.Status.LINKED
+    ).values_list("violation_id", "issue_key", "issue_url", "cloud_id").order_by("linked_at")
+    cells: dict = {}
+    for vid, key, url, cloud_id in links:
+        if cloud_id == current:
+            cells[vid] = format_html('<a class="jira-key" href="{}" rel="noopener noreferrer">{}</a>', url, key)
+        elif vid not in cells or "previous" in cells[vid]:
+            cells[vid] = format_html('<a class="jira-key" href="{}" rel="noopener noreferrer">{}</a> '
+                                     '<span class="muted small">(previous connection)</span>', url, key)
+    return Cells("Jira", cells)
 
 
 COLUMN = Column(heading="Jira", cells=jira_cells)

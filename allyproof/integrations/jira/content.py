@@ -128,14 +128,31 @@ def labels(label: str) -> list[str]:
     return ["allyproof", "accessibility", label]
 
 
-def issue_body(item: IssueInput, *, project_key: str, issue_type_id: str, label: str) -> dict[str, Any]:
+def triage_fields(impact: str, triage: Any) -> dict[str, Any]:
+    """Priority for this impact, components and extra labels from the site's triage settings."""
+    if triage is None:
+        return {}
+    fields: dict[str, Any] = {}
+    if triage.priorities.get(impact):
+        fields["priority"] = {"name": triage.priorities[impact]}
+    if triage.components:
+        fields["components"] = [{"name": name} for name in triage.components]
+    return fields
+
+
+def issue_body(item: IssueInput, *, project_key: str, issue_type_id: str, label: str,
+               triage: Any = None) -> dict[str, Any]:
+    """`triage` (allyproof.integrations.jira.triage.Triage, optional): the site's priority per impact,
+    extra labels and components, already checked against the project's createmeta at save."""
+    extra = [x for x in (triage.labels if triage is not None else ()) if x not in labels(label)]
     return {
         "fields": {
             "project": {"key": project_key},
             "issuetype": {"id": issue_type_id},
             "summary": summary(item),
             "description": description(item),
-            "labels": labels(label),
+            "labels": labels(label) + extra,
+            **triage_fields(item.impact, triage),
         },
         "properties": [{"key": PROPERTY_KEY, "value": {"dedupeKey": item.dedupe_key, "rule": item.rule_id,
                                                         "site": item.site_url, "violation": item.violation_url}}],

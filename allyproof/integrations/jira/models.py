@@ -109,6 +109,11 @@ class SiteSyncRule(models.Model):
     FIXED_COMMENT, FIXED_COMMENT_AND_DONE = "comment", "comment_and_done"
     fixed_action = models.CharField(max_length=20, default=FIXED_COMMENT, choices=[
         (FIXED_COMMENT, "Add a comment"), (FIXED_COMMENT_AND_DONE, "Add a comment and move it to Done")])
+    # Triage (issue 12): Jira priority name per impact ({"critical": "Highest"}), extra labels and
+    # component names, all chosen from what the project's createmeta offers and checked at save.
+    priorities = models.JSONField(default=dict, blank=True)
+    extra_labels = models.JSONField(default=list, blank=True)
+    components = models.JSONField(default=list, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(null=True, blank=True)
 

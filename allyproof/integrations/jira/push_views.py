@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import admin_required, member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from . import jobs, pacing, push, rules, selectors, webhooks
+from . import jobs, pacing, push, rules, selectors, triage, webhooks
 from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
 from .gateway import client_for
 from .models import JiraConnection, PushJob
@@ -122,9 +122,9 @@ def site_block(request, site_id: int):
     if watched.isdigit():
         job = PushJob.objects.filter(pk=int(watched), site=site).first()
         if job is not None and job.status not in (PushJob.Status.QUEUED, PushJob.Status.RUNNING):
-            response = HttpResponse(status=204)
-            response["HX-Refresh"] = "true"  # the whole page changed (links, counts, table)
-            return response
+            # Said in the block's live region, where the person clicked; the table reloads in place.
+            context = {**selectors.site_block(site=site), "finished": selectors.job_outcome(job=job)}
+            return render(request, "jira/_site_block.html", context)
     return render(request, "jira/_site_block.html", selectors.site_block(site=site))
 
 
@@ -154,6 +154,7 @@ def rules_save(request):
         severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
         issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
         auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
+        triage=triage.from_post(request.POST, int(site_id)),
     ) for site_id in _ids(request.POST.getlist("site"))]
     client = client_for(connection)
     result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)

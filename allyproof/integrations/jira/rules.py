@@ -13,7 +13,10 @@ from allyproof.monitoring.models import Site
 from .client import JiraClient
 from .errors import JiraError, JiraNotFound
 from .gates import IMPACTS
+from .triage import offered
 from .models import JiraConnection, SiteSyncRule
+from .triage import Offered, Triage
+from .triage import problems as triage_problems
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
 PREFERRED_TYPES = ("Bug", "Task")
@@ -29,6 +32,7 @@ class RuleInput:
     severities: frozenset[str]
     issue_type: str  # a name; "" = the default (Bug, else Task, else the first standard type)
     auto_push: bool
+    triage: Triage = field(default_factory=Triage)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class ProjectCheck:
     issue_type_id: str
     issue_type_name: str
     problems: tuple[str, ...]
+    offer: Offered | None = None  # priorities and components the create screen offers
 
 
 def check_project(client: JiraClient, project_key: str, issue_type: str) -> ProjectCheck:
@@ -76,13 +81,14 @@ def check_project(client: JiraClient, project_key: str, issue_type: str) -> Proj
         chosen = next((by_name[n.lower()] for n in PREFERRED_TYPES if n.lower() in by_name), types[0] if types else None)
         if chosen is None:
             return ProjectCheck("", "", (f"You cannot create issues in {project_key} (no issue types available).",))
+    fields = client.create_meta_fields(project_key, chosen["id"])
     blockers = [
         f"Jira requires {f.get('name', f['fieldId'])} ({f['fieldId']}) for {chosen['name']} in {project_key}, and AllyProof "
         "cannot fill it: make it optional or give it a default in Jira."
-        for f in client.create_meta_fields(project_key, chosen["id"])
+        for f in fields
         if f.get("required") and not f.get("hasDefaultValue") and f.get("fieldId") not in FIELDS_WE_FILL
     ]
-    return ProjectCheck(str(chosen["id"]), chosen["name"], tuple(blockers))
+    return ProjectCheck(str(chosen["id"]), chosen["name"], tuple(blockers), offered(fields))
 
 
 def rules_save(*, connection: JiraConnection, inputs: list[RuleInput], by, client: JiraClient) -> SaveResult:
@@ -110,8 +116,12 @@ def rules_save(*, connection: JiraConnection, inputs: list[RuleInput], by, clien
                                                      "(keys are case-sensitive), or you cannot see it.",))
             except JiraError as problem:
                 checks[key] = ProjectCheck("", "", (f"Could not check {rule.project_key} in Jira: {problem}",))
-        if checks[key].problems:
-            result.errors[rule.site_id] = list(checks[key].problems)
+        found = list(checks[key].problems)
+        if checks[key].offer is not None:  # the same pre-flight for priorities, components, labels
+            found += triage_problems(rule.triage, checks[key].offer, project_key=rule.project_key,
+                                     issue_type=checks[key].issue_type_name)
+        if found:
+            result.errors[rule.site_id] = found
     if result.errors:
         return result
     before = _enabled_keys(connection)
@@ -137,6 +147,8 @@ def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
         row.auto_push_since = None
     row.enabled, row.project_key, row.auto_push = rule.enabled, rule.project_key, rule.auto_push
     row.severities = [i for i in IMPACTS if i in rule.severities]
+    row.priorities, row.extra_labels = dict(rule.triage.priorities), list(rule.triage.labels)
+    row.components = list(rule.triage.components)
     if check is not None:
         row.issue_type_id, row.issue_type_name, row.problems = check.issue_type_id, check.issue_type_name, []
     elif rule.issue_type != row.issue_type_name:

@@ -82,7 +82,8 @@ def _jobs(site: Site) -> tuple[PushJob | None, PushJob | None]:
 def site_block(*, site: Site) -> dict:
     connection = connection_current(organization=site.organization)
     rule = SiteSyncRule.objects.filter(site=site).first()
-    context: dict = {"site": site, "connection": connection, "rule": rule}
+    context: dict = {"site": site, "connection": connection, "rule": rule,
+                     "scanned": site.scans.exists()}
     context["reason"] = site_rule_reason(site=site, connection=connection, rule=rule)
     if context["reason"]:
         return context
@@ -97,11 +98,46 @@ def site_block(*, site: Site) -> dict:
         if latest else [],
     )
     context["ready_count"] = context["ready"].count()
+    context["auto_pending"] = _auto_push_pending(site, rule) if active is None else None
     if active is not None:
         from .jobs import job_progress
 
         context["progress"] = job_progress(active)
     return context
+
+
+def _auto_push_pending(site: Site, rule: SiteSyncRule):
+    """The latest scan of an auto-push site brought new violations and its auto-push has not started
+    yet (the worker checks the project in Jira first): say so, instead of a silent "N ready"."""
+    from django.conf import settings
+
+    from allyproof.core import clock
+
+    if not (rule.auto_push and rule.auto_push_since):
+        return None
+    scan = site.scans.filter(status="completed", completed_at__isnull=False).order_by("-completed_at").first()
+    if scan is None or not scan.new_violations or scan.completed_at < rule.auto_push_since:
+        return None
+    if (clock.now() - scan.completed_at).total_seconds() > settings.CONFIG.jira_job_stale_seconds:
+        return None  # the check is long over: whatever it decided shows as a job or as a problem
+    if PushJob.objects.filter(site=site, kind=PushJob.Kind.AUTO, created_at__gte=scan.completed_at).exists():
+        return None
+    return scan
+
+
+def job_outcome(*, job: PushJob) -> str:
+    """One sentence for the end of a push job: "Pushed 12 to ACME, 1 failed." """
+    from .jobs import job_progress
+
+    progress = job_progress(job)
+    pushed, failed, skipped = (progress[PushJobItem.Status.PUSHED], progress[PushJobItem.Status.FAILED],
+                               progress[PushJobItem.Status.SKIPPED])
+    if job.status == PushJob.Status.CANCELLED:
+        text = f"Push to {job.project_key} stopped: {job.cancel_reason or 'cancelled'}. {pushed} pushed"
+    else:
+        text = f"Pushed {pushed} to {job.project_key}"
+    parts = [text] + ([f"{failed} failed"] if failed else []) + ([f"{skipped} skipped"] if skipped else [])
+    return ", ".join(parts) + "."
 
 
 def site_picker(*, site: Site) -> dict:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import admin_required, member_required
 
 from . import connection as connection_service
-from . import webhooks
+from . import projects, webhooks
 from .gateway import client_for
 from .models import JiraConnection
 from .gates import IMPACT_LABELS
@@ -38,13 +38,34 @@ def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
                 p = by_site[row.site.pk]
                 row.rule.enabled, row.rule.project_key, row.rule.auto_push = p.enabled, p.project_key, p.auto_push
                 row.rule.severities, row.rule.issue_type_name = sorted(p.severities), p.issue_type
+                row.rule.priorities, row.rule.extra_labels = p.triage.priorities, list(p.triage.labels)
+                row.rule.components = list(p.triage.components)
+    picker = _project_picker(connection, rows) if request.membership.is_admin else None
     return {
         "connection": connection,
+        "project_list": picker,
         "is_admin": request.membership.is_admin,
         "webhook_url": webhooks.webhook_url(),
         "rows": rows,
         "impacts": IMPACT_CHOICES,
     }
+
+
+def _project_picker(connection, rows):
+    """The projects the connection can create issues in (a datalist for the key field), and each row's
+    project's issue types (a select); typed keys still work when Jira cannot be read."""
+    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+        return None
+    client = client_for(connection)
+    listing = projects.creatable_projects(connection=connection, client=client)
+    known = {p.key for p in listing.projects}
+    for row in rows:
+        key = row.rule.project_key
+        row.issue_types = projects.issue_type_names(connection=connection, client=client, project_key=key) \
+            if key and (key in known or listing.problem) else []
+        row.offer = projects.create_offer(connection=connection, client=client, project_key=key,
+                                          issue_type_id=row.rule.issue_type_id) if row.issue_types and row.rule.issue_type_id else None
+    return listing
 
 
 @member_required

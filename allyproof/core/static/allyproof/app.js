@@ -39,13 +39,15 @@
       holder.innerHTML = html;
       var nodes = Array.prototype.slice.call(holder.childNodes);
       target.replaceWith.apply(target, nodes);
-      nodes.forEach(function (n) { if (n.nodeType === 1) { process(n); enhance(n); } });
+      nodes.forEach(function (n) { if (n.nodeType === 1) { process(n); enhance(n); labelTables(n); } });
       var first = nodes.filter(function (n) { return n.nodeType === 1; })[0];
       if (hadFocus && first) refocus(first);
+      nodes.forEach(function (n) { if (n.nodeType === 1) afterSwap(n); });
     } else {
       target.innerHTML = html;
       process(target);
       enhance(target);
+      afterSwap(target);
     }
   }
 
@@ -66,6 +68,30 @@
       })
       .catch(function () { /* network hiccup: the next poll or click tries again */ })
       .finally(function () { el.removeAttribute("aria-busy"); });
+  }
+
+  // A fragment that reports the end of background work says so in the page's live region, and asks for
+  // the regions it changed (the violations table) to be reloaded in place: no page refresh, no lost focus.
+  function afterSwap(root) {
+    var said = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
+    var region = document.getElementById("announcer");
+    if (said && region) region.textContent = said.textContent.trim();
+    var refresh = root.querySelector("[data-refresh-regions]");
+    if (!refresh) return;
+    var selectors = refresh.getAttribute("data-refresh-regions").split(",");
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        selectors.forEach(function (selector) {
+          var now = document.querySelector(selector.trim()), next = fresh.querySelector(selector.trim());
+          if (now && next && !now.contains(document.activeElement)) {
+            now.replaceWith(next);
+            process(next); enhance(next); labelTables(next);
+          }
+        });
+      })
+      .catch(function () { /* the table stays as it was; a reload shows the links */ });
   }
 
   var pollers = new WeakMap();
@@ -176,5 +202,78 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", function () { process(document); enhance(document); });
+  // Narrow screens show each table row as a card (app.css); label each cell with its column, and keep
+  // the table's roles explicit, since some browsers drop table semantics when cells are display:block.
+  function labelTables(root) {
+    root.querySelectorAll("table.data:not([data-labelled])").forEach(function (table) {
+      table.setAttribute("data-labelled", "");
+      table.setAttribute("role", "table");
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        th.setAttribute("role", "columnheader");
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tr").forEach(function (tr) {
+        tr.setAttribute("role", "row");
+        Array.prototype.forEach.call(tr.children, function (cell, i) {
+          if (cell.closest("thead")) return;
+          cell.setAttribute("role", cell.tagName === "TH" ? "rowheader" : "cell");
+          if (heads[i] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", heads[i]);
+        });
+      });
+      table.querySelectorAll("thead, tbody").forEach(function (group) { group.setAttribute("role", "rowgroup"); });
+    });
+  }
+
+  // A page that answers an action (a refused form, a token shown once) marks where to look with
+  // autofocus; browsers skip autofocus on non-form elements in some cases, so make sure.
+  function autofocus() {
+    var target = document.querySelector("[autofocus]");
+    if (target && (document.activeElement === document.body || !document.activeElement)) target.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    process(document); enhance(document); labelTables(document); autofocus();
+  });
+})();
+
+// "Copy diagnostics" (and any [data-copy] button): the text stays selectable without JavaScript.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    var say = function (text) { if (status) status.textContent = text; };
+    source.select();
+    var done = navigator.clipboard ? navigator.clipboard.writeText(source.value) : Promise.reject();
+    done.then(function () { say("Copied."); },
+              function () { say(document.execCommand("copy") ? "Copied." : "Select the text and copy it."); });
+  });
+})();
+
+// Tooltips (WCAG 1.4.13): Escape dismisses the one shown by hover or focus, without moving focus;
+// it comes back the next time the pointer or focus arrives.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll(".tooltip-host").forEach(function (host) {
+      if (host.matches(":hover") || host.matches(":focus-within")) host.setAttribute("data-dismissed", "");
+    });
+  });
+  function reset(event) {
+    var host = event.target.closest && event.target.closest(".tooltip-host");
+    if (!host) return;
+    if (event.type === "focusout" && host.contains(event.relatedTarget)) return;
+    host.removeAttribute("data-dismissed");
+  }
+  document.addEventListener("pointerout", function (event) {
+    var host = event.target.closest && event.target.closest(".tooltip-host");
+    if (host && !host.contains(event.relatedTarget)) host.removeAttribute("data-dismissed");
+  });
+  document.addEventListener("focusout", reset);
 })();

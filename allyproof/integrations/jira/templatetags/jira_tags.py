@@ -1,6 +1,6 @@
 from django import template
 
-from .. import selectors
+from .. import selectors, words
 
 register = template.Library()
 
@@ -14,3 +14,9 @@ def jira_site_block(context, site):
 def jira_push_button(context, violation):
     return {**selectors.violation_button(violation=violation), "request": context["request"],
             "csrf_token": context.get("csrf_token")}
+
+
+@register.filter
+def jql_projects(jql: str) -> str:
+    """The webhook's JQL filter in words: "project IN (ACME, BETA)" -> "ACME and BETA"."""
+    return words.projects_in_words(jql)
