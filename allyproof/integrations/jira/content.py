@@ -143,3 +143,10 @@ def detected_again(at) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": [_para(_text(
         f"AllyProof detected this violation again in the scan of {at:%d %b %Y, %H:%M} UTC and reopened it. "
         "The Jira issue was left as it is."))]}
+
+
+def duplicate_of(kept_key: str) -> dict[str, Any]:
+    """The comment on an issue Jira ended up with twice: which one AllyProof keeps."""
+    return {"type": "doc", "version": 1, "content": [_para(_text(
+        f"Duplicate of {kept_key}: Jira created this issue twice for one AllyProof violation. "
+        f"AllyProof tracks {kept_key} and closed this one."))]}

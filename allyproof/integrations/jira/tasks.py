@@ -42,7 +42,8 @@ def run_push_job(job_id: int) -> None:
     from .jobs import push_job_run
     from .push import absolute_violation_url
 
-    push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url)
+    push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url,
+                 park=lambda job, seconds: run_push_job.schedule((job,), delay=seconds))
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -73,3 +74,11 @@ def reconcile_all() -> int:
         except JiraError as problem:
             log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
     return applied
+
+
+@db_periodic_task(crontab(minute="*"))
+def converge_links() -> int:
+    """Every minute: links created after an unknown outcome, once search caught up, looked at for duplicates."""
+    from .converge import converge_due
+
+    return converge_due(client_for=client_for)
