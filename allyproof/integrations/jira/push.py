@@ -253,6 +253,6 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
     except JiraError:
         _known_failure(link)
         raise
-    except BaseException:
-        _release(link)  # our own failure mid-request: unsure, the marks stay
+    except Exception:
+        _release(link)  # our own failure mid-request: unsure, the marks stay (a killed process releases nothing)
         raise
