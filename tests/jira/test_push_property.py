@@ -35,6 +35,8 @@ settings.register_profile("ci", max_examples=12, stateful_step_count=18, derando
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("long", max_examples=300, stateful_step_count=40, deadline=None,
                           suppress_health_check=list(HealthCheck))
+settings.register_profile("explore", max_examples=12, stateful_step_count=18, deadline=None,
+                          suppress_health_check=list(HealthCheck))  # like ci, with --hypothesis-seed=N
 PROFILE = os.environ.get("ALLYPROOF_HYPOTHESIS_PROFILE", "ci")
 ISSUE = r"/rest/api/3/issue$"
 REASONS = ("jira-quota-global-based", "jira-quota-tenant-based", "jira-burst-based", "jira-per-issue-on-write")
@@ -49,6 +51,9 @@ CREATE_FAULTS = st.one_of(
     st.builds(lambda r, s: {"kind": "rate_limit", "reason": r, "retry_after": s}, st.sampled_from(REASONS),
               st.sampled_from([1, 5, 30])),
 )
+ONLY = os.environ.get("ALLYPROOF_PROPERTY_FAULTS")  # e.g. "late_commit": look for one case at a time
+if ONLY:
+    CREATE_FAULTS = CREATE_FAULTS.filter(lambda fault: fault["kind"] in ONLY.split(","))
 SEVERITIES = ("critical", "serious", "moderate")  # never "minor": minor violations must never reach Jira
 PushChecking = getattr(push, "PushChecking", ())  # absent before the protocol existed
 Converge = None
