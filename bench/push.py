@@ -9,6 +9,11 @@ Against the Jira Cloud sandbox mounted in-process (httpx.WSGITransport), on a th
      ADF description, create, store the key, record the write); overhead = push - floor;
   3. bulk: a 200-item push job through the real job runner with the database pacing gate at
      JIRA_PUSH_INTERVAL_MS=150 and real sleeping: total time against the floor of 199 × 150 ms.
+  4. faulty bulk: the same 200-item job at 150 ms where 5 % of creates are lost (response dropped after
+     Jira committed) or committed late (after our client gave up), through the unknown-outcome protocol
+     with its windows set short by settings (--commit-window, --search-lag; production defaults are
+     minutes): duplicates, missing, and total time against the floor of 200 × 150 ms + one protocol
+     window (commit + lag), since the other items go on meanwhile.
 Targets: overhead ≤ 10 ms per push (≥ 100 pushes/s on one worker); bulk ≤ 3 % over the floor.
 The test suite asserts behaviour; this prints figures (see docs/benchmarks.md) and asserts nothing.
 """
@@ -113,6 +118,51 @@ def bulk(site, connection, violations, interval_ms: int) -> tuple[float, int]:
     return elapsed, len(SANDBOX.requests) - calls_before
 
 
+class FaultyCreates:
+    """Every `every`-th create misbehaves: alternately its response is lost, or Jira commits it late."""
+
+    def __init__(self, client, counter, every: int, late_s: float):
+        self._client, self._counter, self._every, self._late = client, counter, every, late_s
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        self._counter[0] += 1
+        n = self._counter[0]
+        if n % self._every == 0:
+            kind = "drop_response_after_commit" if (n // self._every) % 2 else "late_commit"
+            SANDBOX.faults.add(method="POST", path=r"/rest/api/3/issue$", kind=kind, commit_after=self._late)
+        return self._client.create_issue(body)
+
+
+def faulty_bulk(site, connection, violations, interval_ms: int, commit_s: int, lag_s: int, every: int):
+    from django.conf import settings
+
+    from allyproof.integrations.jira.models import JiraLink
+
+    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "jira_commit_window_seconds": commit_s,
+                                                   "jira_search_lag_seconds": lag_s})
+    SANDBOX.cfg.timing.index_delay = min(1.0, lag_s / 2)  # search trails writes (within the window)
+    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
+    gate = pacing.DatabaseGate(interval=interval_ms / 1000)
+    counter = [0]
+    started = time.perf_counter()
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: FaultyCreates(client_for(c, gate=gate), counter, every,
+                                                                        commit_s / 2),
+                      violation_url=push.absolute_violation_url, gate=gate)
+    elapsed = time.perf_counter() - started
+    time.sleep(commit_s)  # let any held commit land before counting
+    SANDBOX.commit_due()
+    labels = [label for issue in SANDBOX.issues(None) for label in issue["fields"]["labels"]]
+    wanted = {JiraLink(dedupe_key=push.dedupe_key(organization_id=connection.organization_id,
+                                                  cloud_id=connection.cloud_id, violation=v)).label for v in violations}
+    duplicates = sum(labels.count(label) - 1 for label in wanted if labels.count(label) > 1)
+    missing = sum(1 for label in wanted if label not in labels)
+    faults = counter[0] // every
+    return elapsed, duplicates, missing, faults
+
+
 def ms(values: list[float]) -> str:
     ordered = sorted(values)
     return (f"mean {statistics.mean(values) * 1000:6.2f} ms  median {statistics.median(values) * 1000:6.2f} ms  "
@@ -124,8 +174,11 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=200)
     parser.add_argument("--bulk", type=int, default=200)
     parser.add_argument("--interval-ms", type=int, default=150)
+    parser.add_argument("--faulty", type=int, default=200, help="items in the faulty bulk push (0: skip)")
+    parser.add_argument("--commit-window", type=int, default=2, help="JIRA_COMMIT_WINDOW_SECONDS for section 4")
+    parser.add_argument("--search-lag", type=int, default=3, help="JIRA_SEARCH_LAG_SECONDS for section 4")
     args = parser.parse_args()
-    site, connection = world(args.pushes + args.bulk)
+    site, connection = world(args.pushes + args.bulk + args.faulty)
     violations = list(site.violations.select_related("site").order_by("pk"))  # as the job runner loads them
     print(f"sandbox conformance checks: {'on' if SANDBOX.conformance.enabled else 'off'}")
     floor_times = floor(connection, violations[0], args.pushes)
@@ -137,12 +190,23 @@ def main() -> None:
     print(f"   our side alone allows {1 / overhead:.0f} pushes/s on one worker (target ≥ 100); with this sandbox's "
           f"own {statistics.mean(floor_times) * 1000:.1f} ms a create: {1 / statistics.mean(push_times):.0f} pushes/s")
     if args.bulk:
-        elapsed, calls = bulk(site, connection, violations[args.pushes :], args.interval_ms)
+        elapsed, calls = bulk(site, connection, violations[args.pushes : args.pushes + args.bulk], args.interval_ms)
         floor_s = (calls - 1) * args.interval_ms / 1000
         over = (elapsed - floor_s) / floor_s * 100
         print(f"\n3. bulk push of {args.bulk} items at {args.interval_ms} ms pacing: {calls} Jira calls in {elapsed:.2f} s")
         print(f"   pacing floor {(calls - 1)} × {args.interval_ms} ms = {floor_s:.2f} s; over the floor: {over:.2f} % "
               f"(target ≤ 3 %) -> {'PASS' if over <= 3 else 'MISS'}")
+    if args.faulty:
+        start = args.pushes + args.bulk
+        elapsed, dups, missing, faults = faulty_bulk(site, connection, violations[start : start + args.faulty],
+                                                     args.interval_ms, args.commit_window, args.search_lag, every=20)
+        floor_s = args.faulty * args.interval_ms / 1000 + args.commit_window + args.search_lag
+        over = (elapsed - floor_s) / floor_s * 100
+        print(f"\n4. faulty bulk push of {args.faulty} items at {args.interval_ms} ms, {faults} creates lost or "
+              f"committed late (windows: commit {args.commit_window} s + search lag {args.search_lag} s, set short)")
+        print(f"   duplicates {dups}, missing {missing} (target 0 and 0) -> {'PASS' if not dups and not missing else 'MISS'}")
+        print(f"   {elapsed:.2f} s; floor {args.faulty} × {args.interval_ms} ms + {args.commit_window + args.search_lag} s "
+              f"= {floor_s:.2f} s; {over:+.2f} % against the floor (target ≤ +3 %) -> {'PASS' if over <= 3 else 'MISS'}")
     failures = SANDBOX.conformance.failures
     print(f"\nconformance failures in the sandbox: {len(failures)}")
 

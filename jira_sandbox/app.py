@@ -19,7 +19,7 @@ from .issues import Event, IssueService
 from .ratelimit import RateLimiter, limited
 from .state import State, load_state, save_state
 from .tokens import OAuth
-from .web import Request, Response, Route, Router, error_collection
+from .web import Request, Response, Route, Router, error_collection, html_response
 from .webhooks import Attempt, Deliverer, Sender, WebhookRegistry, http_sender
 
 log = logging.getLogger("jira_sandbox")
@@ -59,6 +59,10 @@ class Sandbox:
         self.requests: list[RequestRecord] = []
         self.sleep: Callable[[float], None] = time.sleep  # latency faults; tests may swap in clock.advance
         self.served = False  # set by serve(): timeouts then really hang
+        # late_commit faults: (due on the sandbox clock, the request, its log record), run in order
+        self._late: list[tuple[float, Request, RequestRecord]] = []
+        self.link_types: dict[str, list[dict[str, str]]] = {}  # per site; absent = DEFAULT_LINK_TYPES
+        self.issue_links: list[dict[str, Any]] = []
         self.router = Router(_routes(self))
 
     # WSGI -----------------------------------------------------------------------------------------
@@ -81,6 +85,7 @@ class Sandbox:
     def handle(self, req: Request, record: RequestRecord) -> Response:
         if req.path.startswith(control.PREFIX):
             return control.handle(self, req)
+        self.commit_due()
         faults = self.faults.take(req.method, req.path)
         for fault in faults:
             if fault.kind == "latency":
@@ -91,12 +96,52 @@ class Sandbox:
             early = self._fault_response(fault)
             if early is not None:
                 return early
+        if fault is not None and fault.kind == "late_commit":
+            with self.lock:
+                self._late.append((self.clock.now() + fault.commit_after, req, record))
+            if fault.commit_after == 0:
+                self.commit_due()
+            exc = SandboxTimeout(f"sandbox holds the request; it commits {fault.commit_after}s later")
+            exc.hang_seconds = fault.seconds  # served mode sleeps this long before closing
+            raise exc
         resp = self._dispatch(req, record)
         self._persist(req)
         if fault is not None and fault.kind == "drop_response_after_commit":
             record.response = resp.data  # what the client never saw, kept for the test's eyes
             raise SandboxResponseDropped(f"sandbox dropped the {resp.status} response to {req.method} {req.path}")
+        if fault is not None and fault.kind == "commit_then_unreadable" and resp.status < 300:
+            record.response = resp.data
+            return html_response("<html><body><h1>502 Bad Gateway</h1></body></html>", resp.status)
+        if fault is not None and fault.kind == "commit_then_error":
+            record.response = resp.data
+            return error_collection(fault.status, ["Internal server error"])
         return resp
+
+    def commit_due(self) -> int:
+        """Runs the held (late_commit) requests whose time has come on the sandbox clock."""
+        done = 0
+        while True:
+            with self.lock:
+                due = [entry for entry in self._late if entry[0] <= self.clock.now()]
+                if not due:
+                    return done
+                entry = min(due, key=lambda e: e[0])
+                self._late.remove(entry)
+            _, req, record = entry
+            resp = self._dispatch(req, record)
+            self._persist(req)
+            record.response = resp.data  # committed long after the client gave up
+            done += 1
+
+    @property
+    def late_pending(self) -> int:
+        return len(self._late)
+
+    def set_search_lag(self, cloud_id: str | None, seconds: float) -> None:
+        """From now on search sees this site's writes `seconds` later (Jira's index under load)."""
+        if seconds < 0:
+            raise ValueError("search lag must be zero or more seconds")
+        self.jira.search_lag[self._cloud(cloud_id)] = float(seconds)
 
     def _fault_response(self, fault: Fault) -> Response | None:
         if fault.kind == "error":
@@ -183,6 +228,7 @@ class Sandbox:
         return self.jira.to_json(self.jira.find(self._cloud(cloud_id), key))
 
     def issues(self, cloud_id: str | None = None) -> list[dict[str, Any]]:
+        self.commit_due()
         site = self.jira.site_state(self._cloud(cloud_id))
         return [self.jira.to_json(i) for i in sorted(site.live_issues(), key=lambda i: int(i.id))]
 
@@ -211,6 +257,16 @@ class Sandbox:
         with self.lock:
             for tok in self.state.oauth.access.values():
                 tok.expires = min(tok.expires, self.clock.now())
+
+    def links_of(self, cloud_id: str | None, key: str) -> list[dict[str, Any]]:
+        """Issue links touching `key` (either end)."""
+        cloud = self._cloud(cloud_id)
+        return [link for link in self.issue_links if link["cloud_id"] == cloud and key in (link["inward"], link["outward"])]
+
+    def set_link_types(self, cloud_id: str | None, names: list[str]) -> None:
+        """Keep only these of the default link types on a site (e.g. [] : no "Duplicate")."""
+        from .api_links import DEFAULT_LINK_TYPES
+        self.link_types[self._cloud(cloud_id)] = [t for t in DEFAULT_LINK_TYPES if t["name"] in names]
 
     def site_url(self, cloud_id: str | None = None) -> str:
         return self.cfg.site(self._cloud(cloud_id)).url

@@ -25,7 +25,8 @@ def add_fault(sb: Sandbox, req: Request) -> Response:
     try:
         fault = sb.faults.add(kind=b.get("kind", ""), path=b.get("path", ".*"), method=b.get("method"),
                               count=int(b.get("count", 1)), status=b.get("status"), seconds=b.get("seconds"),
-                              reason=b.get("reason"), retry_after=b.get("retry_after"))
+                              reason=b.get("reason"), retry_after=b.get("retry_after"),
+                              commit_after=b.get("commit_after"))
     except (ValueError, TypeError) as exc:
         return error_collection(400, [str(exc)])
     return json_response(fault.as_dict(), 201)
@@ -53,7 +54,9 @@ def advance_clock(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     if b.get("freeze"):
         sb.clock.freeze()
-    return json_response({"now": sb.clock.advance(float(b.get("seconds", 0))), "frozen": sb.clock.frozen})
+    now = sb.clock.advance(float(b.get("seconds", 0)))
+    sb.commit_due()  # held (late_commit) writes whose time has come
+    return json_response({"now": now, "frozen": sb.clock.frozen})
 
 
 def deliver(sb: Sandbox, req: Request) -> Response:
@@ -106,6 +109,31 @@ def act_on_issue(sb: Sandbox, req: Request) -> Response:
     return error_collection(400, ["action must be transition, comment or delete"])
 
 
+def search_lag(sb: Sandbox, req: Request) -> Response:
+    b = _body(req)
+    try:
+        sb.set_search_lag(b.get("cloud_id"), float(b.get("seconds", 0)))
+    except (ValueError, TypeError, LookupError) as exc:
+        return error_collection(400, [str(exc)])
+    return json_response({"seconds": float(b.get("seconds", 0))})
+
+
+def commit_due(sb: Sandbox, req: Request) -> Response:
+    return json_response({"committed": sb.commit_due(), "held": sb.late_pending})
+
+
+def link_types(sb: Sandbox, req: Request) -> Response:
+    names = _body(req).get("names")
+    if not isinstance(names, list):
+        return error_collection(400, ["names must be a list of link type names"])
+    sb.set_link_types(_body(req).get("cloud_id"), [str(n) for n in names])
+    return json_response({"names": names})
+
+
+def issue_links(sb: Sandbox, req: Request) -> Response:
+    return json_response(sb.issue_links)
+
+
 def expire_tokens(sb: Sandbox, req: Request) -> Response:
     sb.expire_access_tokens()
     return json_response({"ok": True})
@@ -119,6 +147,8 @@ ROUTES = [
     ("GET", "conformance", conformance), ("GET", "requests", requests_log),
     ("POST", "auto-approve", set_auto_approve), ("POST", "required-fields", required_field),
     ("POST", "sites/{cloud}/issues/{key}", act_on_issue), ("POST", "expire-access-tokens", expire_tokens),
+    ("POST", "search-lag", search_lag), ("POST", "commit-due", commit_due),
+    ("POST", "link-types", link_types), ("GET", "issue-links", issue_links),
 ]
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import httpx
 
-KINDS = ("error", "timeout", "reset", "drop_response_after_commit", "rate_limit", "latency")
+KINDS = ("error", "timeout", "reset", "drop_response_after_commit", "rate_limit", "latency",
+         # Jira ran (or will run) the request, but the caller cannot know it:
+         "late_commit",            # hang past the client's timeout; the write commits `commit_after` later
+         "commit_then_unreadable",  # the write commits, the 2xx answer is not JSON (a proxy's HTML page)
+         "commit_then_error",       # the write commits, the answer is `status` (500) anyway
+         )
 DELIVERY_KINDS = ("drop", "duplicate")
 
 
@@ -38,6 +43,7 @@ class Fault:
     seconds: float = 30.0
     reason: str = "jira-burst-based"
     retry_after: int = 5
+    commit_after: float = 20.0  # late_commit: sandbox-clock seconds between the request and its commit
     hits: int = 0
     _rx: re.Pattern = field(init=False, repr=False)
 
@@ -50,7 +56,7 @@ class Fault:
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "method": self.method, "path": self.path,
                 "remaining": self.count, "hits": self.hits, "status": self.status, "seconds": self.seconds,
-                "reason": self.reason, "retry_after": self.retry_after}
+                "reason": self.reason, "retry_after": self.retry_after, "commit_after": self.commit_after}
 
 
 @dataclass
@@ -69,7 +75,7 @@ class Faults:
 
     def add(self, *, kind: str, path: str = ".*", method: str | None = None, count: int = 1,
             status: int | None = None, seconds: float | None = None, reason: str | None = None,
-            retry_after: int | None = None) -> Fault:
+            retry_after: int | None = None, commit_after: float | None = None) -> Fault:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {KINDS}")
         fault = Fault(next(self._ids), kind, method, path, count)
@@ -83,6 +89,10 @@ class Faults:
             fault.reason = reason
         if retry_after is not None:
             fault.retry_after = retry_after
+        if commit_after is not None:
+            if float(commit_after) < 0:
+                raise ValueError("commit_after must be zero or more seconds")
+            fault.commit_after = float(commit_after)
         with self._lock:
             self._faults.append(fault)
         return fault

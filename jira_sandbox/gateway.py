@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import api_issues as issues
+from . import api_links as links
 from . import api_search as search
 from .api_context import JiraCall
 from .conformance import Failure, Operation
@@ -45,6 +46,8 @@ ROUTES: list[tuple[str, str, Any, list[str]]] = [
     ("PUT", "/rest/api/3/webhook/refresh", search.refresh_webhooks, WEBHOOK_SCOPES),
     ("DELETE", "/rest/api/3/webhook", search.delete_webhooks, WEBHOOK_SCOPES),
     ("GET", "/rest/api/3/myself", issues.myself, ["read:jira-user"]),
+    ("GET", "/rest/api/3/issueLinkType", links.get_link_types, READ),
+    ("POST", "/rest/api/3/issueLink", links.create_link, WRITE),
 ]
 ROUTER = Router([Route(m, t, h) for m, t, h, _ in ROUTES])
 FALLBACK_SCOPES = {(m, t): s for m, t, _, s in ROUTES}

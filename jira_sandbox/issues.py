@@ -53,6 +53,11 @@ class IssueService:
     def __init__(self, cfg: SandboxConfig, state: State, clock: Clock, emit: Callable[[Event], None],
                  lock: threading.RLock) -> None:
         self.cfg, self.state, self.clock, self.emit, self.lock = cfg, state, clock, emit, lock
+        self.search_lag: dict[str, float] = {}  # per site, overrides timing.index_delay
+
+    def index_delay(self, cloud_id: str) -> float:
+        """How long after a write search sees it on this site (Jira's index is eventually consistent)."""
+        return self.search_lag.get(cloud_id, self.cfg.timing.index_delay)
 
     # lookups
     def site_cfg(self, cloud_id: str) -> Site:
@@ -171,7 +176,7 @@ class IssueService:
             site, issue = self.site_state(cloud_id), self.find(cloud_id, key)
             self._emit("jira:issue_deleted", site, issue, actor_id, "issue_deleted")
             issue.deleted_at = self.clock.now()
-            issue.index.append((issue.deleted_at + self.cfg.timing.index_delay, None))
+            issue.index.append((issue.deleted_at + self.index_delay(cloud_id), None))
 
     # helpers
     def _touch(self, site: SiteState, issue: Issue, items: list[dict[str, Any]], actor_id: str) -> None:
@@ -183,7 +188,7 @@ class IssueService:
         self._reindex(site, issue)
 
     def _reindex(self, site: SiteState, issue: Issue) -> None:
-        visible_at = self.clock.now() + self.cfg.timing.index_delay
+        visible_at = self.clock.now() + self.index_delay(site.cloud_id)
         issue.index.append((visible_at, search_doc(self.cfg, site, issue)))
         del issue.index[:-8]  # older snapshots can never be the visible one again
 

@@ -52,6 +52,12 @@ class Config:
     extra_hosts: tuple[str, ...] = ()
     scan_allow_private: bool = False
     scan_concurrency: int = 2
+    # The unknown-outcome protocol (docs/jira.md): after a create whose outcome we could not see, no
+    # second create until Jira can no longer commit the first (commit window, since it was sent) and
+    # label searches spread over the search-lag window after that found nothing.
+    jira_commit_window_seconds: int = 300
+    jira_search_lag_seconds: int = 600
+    jira_http_timeout_seconds: float = 15.0
     notes: list[str] = field(default_factory=list)
     support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
 
@@ -221,6 +227,9 @@ def load(env: dict[str, str] | None = None) -> Config:
         atlassian_api_url=_url(env, "ATLASSIAN_API_URL", ATLASSIAN_API_URL, problems),
         jira_push_interval_ms=_int(env, "JIRA_PUSH_INTERVAL_MS", 150, problems),
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
+        jira_commit_window_seconds=_int(env, "JIRA_COMMIT_WINDOW_SECONDS", 300, problems),
+        jira_search_lag_seconds=_int(env, "JIRA_SEARCH_LAG_SECONDS", 600, problems),
+        jira_http_timeout_seconds=float(_int(env, "JIRA_HTTP_TIMEOUT_SECONDS", 15, problems, minimum=1)),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
         scan_allow_private=env.get("ALLYPROOF_SCAN_ALLOW_PRIVATE", "") == "1",
         scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),

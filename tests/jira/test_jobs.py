@@ -100,18 +100,34 @@ def test_a_500_is_retried_and_still_makes_one_issue(acme, sandbox):
     assert len(sandbox.issues(None)) == 1
 
 
-def test_a_validation_error_fails_the_item_naming_the_field_without_retrying(acme, sandbox):
-    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10050", "Customer", has_default=False)
-    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+def test_a_required_field_added_in_jira_stops_the_site_after_one_create_with_one_message(acme, sandbox, rules_for):
+    rules_for(acme, issue_type="Task")
+    sandbox.set_required_field(None, "ACME", "Task", "customfield_10060", "Cost centre", has_default=False)
+    job = make_job(acme)
+    assert job.items.count() > 2
     run(job, sandbox)
-    [(_, status, _, reason)] = item_states(job)
-    assert status == "failed" and "customfield_10050" in reason
-    assert len([r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/issue")]) == 1
+    message = "Jira now requires Cost centre for Task in ACME — fix it in Jira or in Sync rules, then Retry failed"
+    creates = [r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/rest/api/3/issue")]
+    assert len(creates) == 1  # the circuit breaker: not one refusal per item
+    job.refresh_from_db()
+    assert job.status == PushJob.Status.CANCELLED and job.cancel_reason == message[:200]
+    reasons = [reason for _, status, _, reason in item_states(job) if status == "failed"]
+    assert len(reasons) == job.items.count() and reasons.count(message) == 1
+    assert all(r == message or r == "Not sent: " + message for r in reasons)
+    acme.jira_rule.refresh_from_db()
+    assert acme.jira_rule.problems == [message]
+    sandbox.clear_required_fields(None, "ACME")
+    assert jobs.push_job_retry_failed(job=job) == job.items.count()
+    acme.jira_rule.refresh_from_db()
+    assert acme.jira_rule.problems == []
+    run(job, sandbox)
+    assert {status for _, status, _, _ in item_states(job)} == {"pushed"}
 
 
-def test_transient_failures_give_up_after_max_attempts(acme, sandbox):
-    sandbox.faults.add(kind="error", status=503, method="GET", path="/search/jql", count=50)
-    sandbox.faults.add(kind="error", status=503, method="POST", path=r"/rest/api/3/issue$", count=50)
+def test_refusals_that_made_nothing_give_up_after_max_attempts(acme, sandbox):
+    # A 429 means Jira did nothing: safe to retry, and to give up on. (A 5xx on a create is an unknown
+    # outcome instead: never given up, never created twice; see test_push.)
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$", count=50, retry_after=1)
     job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
     run(job, sandbox)
     [(_, status, _, reason)] = item_states(job)

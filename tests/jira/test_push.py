@@ -16,7 +16,31 @@ from tests.services import require_postgres
 def do_push(violation, connection, sandbox, **kwargs):
     return push.violation_push(
         violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
-        violation_url=push.absolute_violation_url(violation), sleep=sandbox.clock.advance, **kwargs)
+        violation_url=push.absolute_violation_url(violation), **kwargs)
+
+
+def push_until_settled(violation, connection, sandbox, **kwargs):
+    """Push; whenever the protocol says "Checking Jira…, come back at T", move both clocks to T and push again."""
+    waits = []
+    for _ in range(20):
+        try:
+            return do_push(violation, connection, sandbox, **kwargs), waits
+        except push.PushChecking as checking:
+            waits.append(checking.until)
+            sandbox.clock.advance(max(0.0, checking.until.timestamp() - sandbox.clock.now()))
+    raise AssertionError("the protocol never settled")
+
+
+@pytest.fixture(autouse=True)
+def one_clock(sandbox):
+    """AllyProof and the sandbox share one frozen clock."""
+    import datetime as dt
+
+    from allyproof.core import clock
+
+    sandbox.clock.freeze()
+    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
+        yield
 
 
 def issues_labelled(sandbox, label):
@@ -54,27 +78,42 @@ def test_repush_returns_the_same_key_without_calling_jira(violation, connected, 
 
 
 def test_a_lost_create_response_is_found_by_label_not_created_twice(violation, connected, sandbox):
-    sandbox.clock.freeze()
-    sandbox.cfg.timing.index_delay = 2.5  # search only sees the issue after Jira's indexing lag
+    sandbox.set_search_lag(None, 240)  # search only sees the issue four minutes later
     sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
-    result = do_push(violation, connected, sandbox)
-    assert not result.created and result.link.issue_key == "ACME-1"
+    with pytest.raises(push.PushChecking):
+        do_push(violation, connected, sandbox)
+    link = JiraLink.objects.get(violation=violation)
+    assert link.state == "checking" and link.state_label == "Checking Jira…" and not link.claim
+    result, waits = push_until_settled(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1" and waits
     assert len(issues_labelled(sandbox, result.link.label)) == 1
     assert len(creates(sandbox)) == 1
 
 
-@pytest.mark.parametrize("fault", [{"kind": "timeout"}, {"kind": "error", "status": 500}, {"kind": "reset"}])
-def test_unknown_outcome_searches_then_retries_once(violation, connected, sandbox, fault):
-    sandbox.clock.freeze()
+@pytest.mark.parametrize("fault", [{"kind": "timeout"}, {"kind": "error", "status": 500}, {"kind": "reset"},
+                                   {"kind": "commit_then_unreadable"}, {"kind": "commit_then_error"},
+                                   {"kind": "late_commit", "commit_after": 20}])
+def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, connected, sandbox, fault, settings):
+    sandbox.set_search_lag(None, 120)  # search trails commits by two minutes
+    sent = sandbox.clock.now()
     sandbox.faults.add(method="POST", path=r"/rest/api/3/issue$", **fault)
-    with pytest.raises(JiraUnknownOutcome):
+    with pytest.raises(push.PushChecking) as checking:
         do_push(violation, connected, sandbox)
     link = JiraLink.objects.get(violation=violation)
     assert link.outcome_unknown and link.status == JiraLink.Status.CREATING and not link.claim
-    result = do_push(violation, connected, sandbox)  # searches by label first, finds nothing, creates
-    assert result.created and len(issues_labelled(sandbox, result.link.label)) == 1
-    searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
-    assert searches and sandbox.requests.index(searches[-1]) < sandbox.requests.index(creates(sandbox)[-1])
+    assert link.state == "checking"
+    windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
+    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds)
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert len(issues_labelled(sandbox, result.link.label)) == 1  # whatever Jira did, one issue
+    if fault["kind"] in ("timeout", "error", "reset"):  # nothing was committed: created again, but only now
+        assert result.created and len(creates(sandbox)) == 2
+        assert sandbox.clock.now() >= sent + windows - 0.001  # datetimes hold microseconds
+        searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
+        assert len(searches) >= 4 and searches[-1].time >= sent + windows - 0.001
+        assert sandbox.requests.index(searches[-1]) < sandbox.requests.index(creates(sandbox)[-1])
+    else:  # Jira committed it: found by label, never created twice
+        assert not result.created and len(creates(sandbox)) == 1
 
 
 def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, connected, sandbox):

@@ -151,11 +151,13 @@ def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool,
     raise error_for(response, idempotent=idempotent)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: httpx.Response, *, idempotent: bool = True) -> Any:
+    """A 2xx we cannot read: for a write Jira may well have applied it, so its outcome is unknown."""
     try:
         return response.json()
     except ValueError:
-        raise JiraTransientError("Atlassian answered something that is not JSON") from None
+        kind = JiraTransientError if idempotent else JiraUnknownOutcome
+        raise kind("Atlassian answered something that is not JSON") from None
 
 
 # --- OAuth 2.0 (3LO) ------------------------------------------------------------------------------
@@ -230,6 +232,9 @@ COMMENT = "/rest/api/3/issue/{key}/comment"
 PROPERTY = "/rest/api/3/issue/{key}/properties/{prop}"
 TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
 SEARCH = "/rest/api/3/search/jql"
+TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
+LINK_TYPES = "/rest/api/3/issueLinkType"
+ISSUE_LINK = "/rest/api/3/issueLink"
 WEBHOOK = "/rest/api/3/webhook"
 WEBHOOK_REFRESH = "/rest/api/3/webhook/refresh"
 
@@ -243,21 +248,32 @@ class JiraClient:
 
     def __init__(self, *, api_url: str, cloud_id: str, token: Callable[[], str],
                  refresh_token: Callable[[], str] | None = None,
-                 before_call: Callable[[str], None] | None = None):
+                 before_call: Callable[[str], None] | None = None,
+                 on_rate_limited: Callable[[str, JiraRateLimited], None] | None = None,
+                 timeout: float | None = None):
         self.base = f"{api_url.rstrip('/')}/ex/jira/{cloud_id}"
         self.cloud_id = cloud_id
         self._token, self._refresh = token, refresh_token
         self._before_call = before_call
+        # Told of every 429 at once, so the pause is stored before anyone else's reserved slot goes out.
+        self._on_rate_limited = on_rate_limited
+        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout)) if timeout else None
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response:
         def attempt(access_token: str) -> httpx.Response:
             headers = {"Authorization": f"Bearer {access_token}"}
             pace = (lambda: self._before_call(self.cloud_id)) if self._before_call else None
+            if self._timeout is not None:
+                kwargs.setdefault("timeout", self._timeout)
             return send(lambda http: http.request(method, self.base + path, headers=headers, **kwargs),
                         idempotent=idempotent, before_send=pace)
 
         try:
             return attempt(self._token())
+        except JiraRateLimited as limited:
+            if self._on_rate_limited is not None:
+                self._on_rate_limited(self.cloud_id, limited)
+            raise
         except JiraAuthError as error:
             # A 401 means the request was refused before it ran, so one retry with a fresh token is
             # safe even for a create (the access token can be revoked or expire early).
@@ -302,13 +318,27 @@ class JiraClient:
                 return values
 
     def create_issue(self, body: dict[str, Any]) -> dict[str, Any]:
-        return _json(self._call("POST", ISSUE, idempotent=False, json=body))
+        return _json(self._call("POST", ISSUE, idempotent=False, json=body), idempotent=False)
+
+    def get_transitions(self, key: str) -> list[dict[str, Any]]:
+        return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])
+
+    def transition_issue(self, key: str, transition_id: str) -> None:
+        self._call("POST", TRANSITIONS.format(key=key), idempotent=True, json={"transition": {"id": transition_id}})
+
+    def issue_link_types(self) -> list[dict[str, Any]]:
+        return _json(self._call("GET", LINK_TYPES, idempotent=True)).get("issueLinkTypes", [])
+
+    def link_issues(self, *, type_name: str, inward_key: str, outward_key: str) -> None:
+        body = {"type": {"name": type_name}, "inwardIssue": {"key": inward_key}, "outwardIssue": {"key": outward_key}}
+        self._call("POST", ISSUE_LINK, idempotent=True, json=body)  # Jira answers a repeated link as created
 
     def get_issue(self, key: str, fields: str = "status,labels,summary") -> dict[str, Any]:
         return _json(self._call("GET", ISSUE_ONE.format(key=key), idempotent=True, params={"fields": fields}))
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> dict[str, Any]:
-        return _json(self._call("POST", COMMENT.format(key=key), idempotent=False, json={"body": body_adf}))
+        return _json(self._call("POST", COMMENT.format(key=key), idempotent=False, json={"body": body_adf}),
+                     idempotent=False)
 
     def get_transitions(self, key: str) -> list[dict[str, Any]]:
         return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])

@@ -171,3 +171,10 @@ def fixed_by_scan(at) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": [_para(_text(
         f"AllyProof no longer detects this violation: it was fixed — not detected in the scan of {at:%d %b %Y, %H:%M} UTC, "
         "which covered every page it had been found on. AllyProof marked it resolved."))]}
+
+
+def duplicate_of(kept_key: str) -> dict[str, Any]:
+    """The comment on an issue Jira ended up with twice: which one AllyProof keeps."""
+    return {"type": "doc", "version": 1, "content": [_para(_text(
+        f"Duplicate of {kept_key}: Jira created this issue twice for one AllyProof violation. "
+        f"AllyProof tracks {kept_key} and closed this one."))]}

@@ -24,6 +24,8 @@ def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None,
         token=cache.get,
         refresh_token=cache.refresh,
         before_call=lambda site: gate.wait(site, max_wait),
+        on_rate_limited=lambda site, limited: pacing.pause_for(gate, site, limited),
+        timeout=settings.CONFIG.jira_http_timeout_seconds,
     )
 
 

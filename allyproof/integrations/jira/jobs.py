@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Coalesce
 
 from allyproof.core import clock, metrics
 from allyproof.monitoring.models import Site, Violation
 
-from . import pacing
+from . import pacing, refusals
 from .connection import connection_current
 from .errors import (
     JiraAuthError,
@@ -32,12 +33,14 @@ from .errors import (
     NeedsReconnect,
     NotConnected,
 )
-from .models import JiraConnection, PushJob, PushJobItem
-from .push import PushInProgress, PushRefused, violation_push
+from .models import JiraConnection, PushJob, PushJobItem, SiteSyncRule
+from .push import PushChecking, PushInProgress, PushRefused, violation_push
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 FINAL = (JiraValidationError, JiraAuthError, JiraNotFound)
+PARK_AFTER = 2.0  # seconds: a longer wait for every remaining item hands the job back to the queue
+CHECKING = "Checking Jira…"
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -75,7 +78,7 @@ def _claim(job_id: int) -> bool:
     return bool(
         PushJob.objects.filter(pk=job_id)
         .filter(Q(status=PushJob.Status.QUEUED) | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale()))
-        .update(status=PushJob.Status.RUNNING, heartbeat_at=now, started_at=now)
+        .update(status=PushJob.Status.RUNNING, heartbeat_at=now, started_at=Coalesce("started_at", Value(now)))
     )
 
 
@@ -83,6 +86,12 @@ def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str =
     item.status, item.issue_key, item.reason, item.updated_at = status, key, reason[:300], clock.now()
     item.save(update_fields=["status", "issue_key", "reason", "updated_at"])
     metrics.push_item(status)
+
+
+def _wait_for(item: PushJobItem, until: dt.datetime) -> None:
+    """The unknown-outcome protocol is waiting: not an attempt, not a failure."""
+    item.not_before, item.reason, item.updated_at = until, CHECKING, clock.now()
+    item.save(update_fields=["not_before", "reason", "updated_at"])
 
 
 def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
@@ -104,8 +113,10 @@ def _stop(job: PushJob, reason: str) -> None:
 def push_job_run(
     *, job_id: int, client_for: Callable[[JiraConnection], object], violation_url: Callable[[Violation], str],
     gate: pacing.Gate | None = None, sleep: Callable[[float], None] = time.sleep,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] = random.random, park: Callable[[int, float], None] | None = None,
 ) -> PushJob | None:
+    """Runs the job's items until none is left. `park(job_id, seconds)`: when every remaining item
+    waits longer than PARK_AFTER, hand the job back to the queue instead of holding the thread."""
     if not _claim(job_id):
         return None
     job = PushJob.objects.select_related("site").get(pk=job_id)
@@ -115,36 +126,73 @@ def push_job_run(
         if job.status == PushJob.Status.CANCELLED:
             return job
         connection = connection_current(organization=job.site.organization)
-        if connection is None or connection.status != JiraConnection.Status.ACTIVE:
-            why = "the Jira connection needs reconnecting" if connection else "Jira was disconnected"
-            _stop(job, f"Stopped: {why}.")
+        stop = _stop_reason(job, connection)
+        if stop:
+            _stop(job, stop)
             job.refresh_from_db()
             return job
         pending = list(job.items.filter(status=PushJobItem.Status.PENDING).select_related("violation__site")[:50])
         if not pending:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now())
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now(),
+                                                     wake_at=None)
             log.info("jira.job.completed job=%s", job.pk)
             job.refresh_from_db()
             return job
         now = clock.now()
         due = [i for i in pending if i.not_before is None or i.not_before <= now]
         if not due:
-            sleep(min(5.0, max(0.05, (min(i.not_before for i in pending) - now).total_seconds())))
+            wait = max(0.05, (min(i.not_before for i in pending) - now).total_seconds())
+            if park is not None and wait > PARK_AFTER:
+                return _park(job, wait, park)
+            sleep(min(5.0, wait))
             continue
         item = due[0]
+        if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
+            _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
+            continue
         client = client_for(connection)
         _run_item(item, connection=connection, client=client, job=job, gate=gate, sleep=sleep, rand=rand,
                   violation_url=violation_url)
         PushJob.objects.filter(pk=job.pk).update(heartbeat_at=clock.now())
 
 
+def _stop_reason(job: PushJob, connection: JiraConnection | None) -> str:
+    """Re-read before every item: the connection, and for auto jobs whether auto-push is still on."""
+    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+        return f"Stopped: {'the Jira connection needs reconnecting' if connection else 'Jira was disconnected'}."
+    if job.kind == PushJob.Kind.AUTO:
+        rule = SiteSyncRule.objects.filter(site_id=job.site_id).first()
+        if rule is None or not rule.auto_push:
+            return "Stopped: auto-push was switched off."
+    return ""
+
+
+def _auto_push_allows(item: PushJobItem) -> bool:
+    """Forward-only, re-read now: a later re-enable stamps a new since, and the gap is backlog."""
+    rule = SiteSyncRule.objects.filter(site_id=item.violation.site_id).first()
+    since = rule.auto_push_since if rule else None
+    return bool(rule and rule.auto_push and since and item.violation.first_detected_at >= since)
+
+
+def _park(job: PushJob, wait: float, park: Callable[[int, float], None]) -> PushJob:
+    wake = clock.now() + dt.timedelta(seconds=wait)
+    PushJob.objects.filter(pk=job.pk, status=PushJob.Status.RUNNING).update(
+        status=PushJob.Status.QUEUED, wake_at=wake, heartbeat_at=clock.now())
+    log.info("jira.job.parked job=%s seconds=%.1f", job.pk, wait)
+    park(job.pk, wait)
+    job.refresh_from_db()
+    return job
+
+
 def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url) -> None:
     violation = item.violation
     try:
         result = violation_push(violation=violation, connection=connection, client=client,
-                                violation_url=violation_url(violation), by=job.created_by, sleep=sleep)
+                                violation_url=violation_url(violation), by=job.created_by)
     except PushRefused as refused:
         _finish_item(item, PushJobItem.Status.SKIPPED, reason=str(refused))
+    except PushChecking as checking:
+        _wait_for(item, checking.until)
     except PushInProgress as busy:
         _defer(item, 5.0, str(busy))
     except JiraRateLimited as limited:
@@ -153,10 +201,10 @@ def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url
         metrics.pause(pacing.pause_scope(limited.reason), limited.reason)
         _defer(item, wait, f"Jira rate limit ({limited.reason}); retrying")
     except FINAL as final:
-        _finish_item(item, PushJobItem.Status.FAILED, reason=str(final))
+        _refused(item, final, job=job, client=client)
     except (NeedsReconnect, NotConnected):
         return  # the loop stops the job on its next turn
-    except JiraError as transient:  # transient or unknown outcome: retry later, searching first if unsure
+    except JiraError as transient:  # transient: retry later (unknown outcomes raise PushChecking)
         _defer(item, backoff(item.attempts + 1, rand), str(transient))
     else:
         if result.created:
@@ -166,14 +214,56 @@ def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url
                          reason=f"Already in Jira as {result.link.issue_key}.")
 
 
+def _refused(item: PushJobItem, error: JiraError, *, job: PushJob, client) -> None:
+    """Jira refused the create: the item alone, or (circuit breaker) the rule for the whole site."""
+    rule = SiteSyncRule.objects.filter(site_id=job.site_id).first()
+    project = rule.project_key if rule else job.project_key
+    issue_type = (rule.issue_type_name if rule else "") or "Task"
+    names = _field_names(client, project, rule, refusals.needs_field_names(error))
+    message = refusals.rule_level(error, project_key=project, issue_type=issue_type, names=names)
+    if message is None:
+        _finish_item(item, PushJobItem.Status.FAILED, reason=str(error))
+        return
+    _finish_item(item, PushJobItem.Status.FAILED, reason=message)
+    job.items.filter(status=PushJobItem.Status.PENDING).update(
+        status=PushJobItem.Status.FAILED, reason="Not sent: " + message[:290], updated_at=clock.now())
+    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.CANCELLED, cancel_reason=message[:200],
+                                             finished_at=clock.now())
+    if rule is not None:
+        SiteSyncRule.objects.filter(pk=rule.pk).update(problems=[message])
+    log.warning("jira.job.breaker job=%s site=%s", job.pk, job.site_id)
+
+
+def _field_names(client, project: str, rule, fields: list[str]) -> dict[str, str]:
+    """Jira's names for the fields a refusal named, from createmeta (ids when Jira will not say)."""
+    if not fields or rule is None or not rule.issue_type_id:
+        return {}
+    try:
+        meta = client.create_meta_fields(project, rule.issue_type_id)
+    except JiraError:
+        return {}
+    return {f["fieldId"]: f.get("name", f["fieldId"]) for f in meta if f.get("fieldId") in fields}
+
+
 def push_job_retry_failed(*, job: PushJob) -> int:
     with transaction.atomic():
         count = job.items.filter(status=PushJobItem.Status.FAILED).update(
             status=PushJobItem.Status.PENDING, attempts=0, not_before=None, reason="")
         if count:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.QUEUED, finished_at=None, cancel_reason="")
+            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.QUEUED, finished_at=None, cancel_reason="",
+                                                     wake_at=None)
+            SiteSyncRule.objects.filter(site_id=job.site_id).update(problems=[])  # the admin says it is fixed
             transaction.on_commit(lambda: _enqueue(job.pk))
     return count
+
+
+def auto_jobs_cancel(*, site_id: int) -> int:
+    """Auto-push switched off: queued and running auto jobs stop now (a running one before its next item)."""
+    jobs = list(PushJob.objects.filter(site_id=site_id, kind=PushJob.Kind.AUTO,
+                                       status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]))
+    for job in jobs:
+        _stop(job, "Stopped: auto-push was switched off.")
+    return len(jobs)
 
 
 def push_jobs_cancel(connection: JiraConnection) -> None:
@@ -189,7 +279,8 @@ def push_jobs_sweep(*, now: dt.datetime | None = None) -> list[int]:
     now = now or clock.now()
     stale = PushJob.objects.filter(
         Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale())
-        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - heartbeat_stale())
+        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - heartbeat_stale(), wake_at__isnull=True)
+        | Q(status=PushJob.Status.QUEUED, wake_at__lt=now - heartbeat_stale())  # a parked job whose wake was lost
     ).values_list("pk", flat=True)
     ids = list(stale)
     for job_id in ids:

@@ -47,6 +47,8 @@ class JiraConnection(models.Model):
     webhook_expires_at = models.DateTimeField(null=True, blank=True)
     webhook_error = models.CharField(max_length=500, blank=True)
     last_webhook_at = models.DateTimeField(null=True, blank=True)
+    # Duplicates Jira produced anyway and we repaired (RepairedDuplicate rows): an operator's counter.
+    duplicates_repaired = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -178,6 +180,13 @@ class JiraLink(models.Model):
     issue_url = models.URLField(max_length=400, blank=True)
     # Set when a create's outcome is unknown: the next attempt searches by label before creating.
     outcome_unknown = models.BooleanField(default=False)
+    # The unknown-outcome protocol (outcome.py): when the last create was sent (stored before it
+    # leaves, so a crash at any step still counts it), when we last searched by label since, whether
+    # an unknown outcome ever happened, and when to look for duplicates after a create that followed one.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    after_unknown = models.BooleanField(default=False)
+    verify_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -195,6 +204,17 @@ class JiraLink(models.Model):
     @property
     def fingerprint(self) -> str:
         return self.dedupe_key[:16]
+
+    @property
+    def state(self) -> str:
+        """What a person sees: checking (an unknown outcome is being waited out), creating, linked, deleted."""
+        if self.status == self.Status.CREATING and self.outcome_unknown and self.after_unknown:
+            return "checking"
+        return str(self.status)
+
+    @property
+    def state_label(self) -> str:
+        return {"checking": "Checking Jira…", "creating": "Pushing to Jira…"}.get(self.state, self.get_status_display())
 
     @property
     def label(self) -> str:
@@ -239,6 +259,8 @@ class PushJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # Parked: every remaining item waits (Checking Jira…); the queue wakes the job then, no thread waits.
+    wake_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "heartbeat_at"]), models.Index(fields=["site", "-created_at"])]
@@ -264,3 +286,21 @@ class PushJobItem(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "violation"], name="one_item_per_violation")]
+
+
+class RepairedDuplicate(models.Model):
+    """An issue Jira ended up with twice for one violation, and what we did about it (DESIGN §8)."""
+
+    connection = models.ForeignKey(JiraConnection, on_delete=models.CASCADE, related_name="repaired_duplicates")
+    link = models.ForeignKey(JiraLink, null=True, on_delete=models.SET_NULL, related_name="+")
+    label = models.CharField(max_length=40)
+    kept_key = models.CharField(max_length=40)
+    duplicate_key = models.CharField(max_length=40, unique=True)
+    issue_linked = models.BooleanField(default=False)  # a "Duplicate" issue link (when the site has the type)
+    commented = models.BooleanField(default=False)
+    closed = models.BooleanField(default=False)  # moved to a Done-category status
+    detail = models.CharField(max_length=300, blank=True)
+    repaired_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.duplicate_key} duplicates {self.kept_key}"

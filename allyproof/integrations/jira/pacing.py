@@ -35,6 +35,28 @@ def pause_scope(reason: str) -> str:
     return GLOBAL if reason == "jira-quota-global-based" else "site"
 
 
+DEFAULT_PAUSE = 2.0  # Atlassian: without Retry-After, start backing off at about 2 s
+
+
+def pause_seconds(*, retry_after: float | None, reset_in: float | None) -> float:
+    """How long a 429 pauses its scope: Retry-After, else the quota's reset, else Atlassian's first backoff."""
+    if retry_after is not None:
+        return retry_after
+    if reset_in is not None and reset_in > 0:
+        return reset_in
+    return DEFAULT_PAUSE
+
+
+def pause_for(gate: Gate, site: str, limited) -> None:
+    """Stores the pause a 429 asks for where every worker's gate reads it (called by the client)."""
+    reset_in = None
+    if limited.reset_at is not None:
+        from allyproof.core import clock
+
+        reset_in = (limited.reset_at - clock.now()).total_seconds()
+    gate.pause(site, pause_seconds(retry_after=limited.retry_after, reset_in=reset_in), limited.reason)
+
+
 class DatabaseGate:
     def __init__(self, *, interval: float, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep):
@@ -54,11 +76,23 @@ class DatabaseGate:
         return slot - now
 
     def wait(self, site: str, max_wait: float | None = None) -> None:
-        delay = self._reserve(site)
-        if max_wait is not None and delay > max_wait:
-            raise GateBusy(f"Jira is being paced; the next slot is in {delay:.1f} s")
-        if delay > 0:
-            self.sleep(delay)
+        waited = 0.0
+        while True:
+            delay = self._reserve(site)
+            if max_wait is not None and waited + delay > max_wait:
+                raise GateBusy(f"Jira is being paced; the next slot is in {delay:.1f} s")
+            slot = self.clock() + delay
+            if delay > 0:
+                self.sleep(delay)
+                waited += delay
+            # A 429 may have paused the site after this slot was reserved: read the pause again right
+            # before sending, and take a fresh slot after it when it ends later than our slot.
+            if self.paused_until(site) <= slot:
+                return
+
+    def paused_until(self, site: str) -> float:
+        return max(PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("paused_until", flat=True),
+                   default=0.0)
 
     def pause(self, site: str, seconds: float, reason: str) -> None:
         key = GLOBAL if pause_scope(reason) == GLOBAL else site
@@ -97,11 +131,21 @@ class RedisGate:
 
     def wait(self, site: str, max_wait: float | None = None) -> None:
         keys = [f"{self.prefix}next:{site}", f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
-        delay_ms = int(self._reserve(keys=keys, args=[self._now_ms(), int(self.interval * 1000)]))
-        if max_wait is not None and delay_ms > max_wait * 1000:
-            raise GateBusy(f"Jira is being paced; the next slot is in {delay_ms / 1000:.1f} s")
-        if delay_ms > 0:
-            self.sleep(delay_ms / 1000)
+        waited_ms = 0
+        while True:
+            now_ms = self._now_ms()
+            delay_ms = int(self._reserve(keys=keys, args=[now_ms, int(self.interval * 1000)]))
+            if max_wait is not None and waited_ms + delay_ms > max_wait * 1000:
+                raise GateBusy(f"Jira is being paced; the next slot is in {delay_ms / 1000:.1f} s")
+            if delay_ms > 0:
+                self.sleep(delay_ms / 1000)
+                waited_ms += delay_ms
+            if self.paused_until_ms(site) <= now_ms + delay_ms:  # a pause stored since holds this slot too
+                return
+
+    def paused_until_ms(self, site: str) -> int:
+        names = [f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
+        return max((int(v) for v in self.redis.mget(names) if v is not None), default=0)
 
     def pause(self, site: str, seconds: float, reason: str) -> None:
         key = GLOBAL if pause_scope(reason) == GLOBAL else site

@@ -1,21 +1,23 @@
 """Pushing one violation to Jira, exactly once whatever fails (DESIGN §8).
 
 1. Reserve the link row: a unique constraint on the dedupe key decides races between workers.
-2. Mark the reservation "outcome unknown", then create the issue with the fingerprint label and a
-   property carrying the dedupe key, then store the key. A crash anywhere leaves the mark set.
+2. Store when the create is sent (before it leaves, so a crash at any step counts it), then create the
+   issue with the fingerprint label and a property carrying the dedupe key, then store the key.
 3. Creating an issue is not idempotent in Jira. Whenever the outcome is unknown (timeout, dropped
-   connection, 5xx, a crash before the key was stored) we search `labels = allyproof-<fingerprint>`
-   first, waiting out Jira's search lag, and only create again once search has had its chance.
+   connection, 5xx, unreadable 2xx, a crash before the key was stored) the protocol in outcome.py
+   decides: search by label, wait (raise PushChecking: the caller defers, nothing sleeps), or create
+   again once Jira can no longer commit the first create and search has had its chance.
+4. A create that followed an unknown outcome is looked at again once search has caught up
+   (converge.py): a duplicate Jira produced anyway is linked to the oldest issue and closed.
 A violation already linked returns its key without calling Jira.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,14 +27,14 @@ from allyproof.core import clock, metrics
 from allyproof.monitoring import wcag
 from allyproof.monitoring.models import Violation
 
-from . import content
+from . import content, outcome
 from .client import JiraClient
-from .errors import JiraError, JiraUnknownOutcome
+from .errors import JiraError, JiraRateLimited, JiraUnknownOutcome
 from .gates import Situation, block_reason
 from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
 
 log = logging.getLogger(__name__)
-SEARCH_WAITS = (1.0, 2.0, 4.0)  # Jira's search is eventually consistent after a write
+SEARCH_RETRY = dt.timedelta(seconds=30)  # a label search that failed is tried again this much later
 LIVE = (JiraLink.Status.CREATING, JiraLink.Status.LINKED)
 
 
@@ -42,6 +44,14 @@ class PushRefused(Exception):
 
 class PushInProgress(Exception):
     """Another worker holds this violation's reservation right now."""
+
+
+class PushChecking(Exception):
+    """An earlier create's outcome is unknown: Jira is being checked; come back at `until`."""
+
+    def __init__(self, until: dt.datetime):
+        self.until = until
+        super().__init__("Checking Jira…")
 
 
 @dataclass(frozen=True)
@@ -96,15 +106,11 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
     with transaction.atomic():
         try:
             with transaction.atomic():
-                # Marked "outcome unknown" from birth: the create follows, and a crash from here on
-                # must make the next attempt search by label before creating.
-                link = JiraLink.objects.create(
+                return JiraLink.objects.create(
                     organization_id=connection.organization_id, violation=violation, cloud_id=connection.cloud_id,
                     dedupe_key=key, project_key=rule.project_key, created_by=by, created_at=now,
-                    claim=claim, claimed_at=now, outcome_unknown=True,
+                    claim=claim, claimed_at=now,
                 )
-                link.outcome_unknown = False  # this attempt has nothing to search for
-                return link
         except IntegrityError:
             link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
@@ -112,49 +118,83 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
         stale_after = settings.CONFIG.jira_job_stale_seconds  # longer than any one attempt can take
         if link.claim and link.claimed_at and (now - link.claimed_at).total_seconds() < stale_after:
             raise PushInProgress("This violation is being pushed to Jira right now.")
-        # A crashed or failed attempt left the reservation: take it over (and search first if unsure).
-        was_unknown = link.outcome_unknown
-        link.claim, link.claimed_at, link.outcome_unknown = claim, now, True
-        link.save(update_fields=["claim", "claimed_at", "outcome_unknown"])
-        link.outcome_unknown = was_unknown
+        # A crashed, failed or waiting attempt left the reservation: take it over. Its sent_at says
+        # whether a create may be outstanding; the protocol decides what this attempt may do.
+        link.claim, link.claimed_at = claim, now
+        link.save(update_fields=["claim", "claimed_at"])
         return link
 
 
-def _store(link: JiraLink, issue: dict, site_url: str) -> JiraLink:
+def _store(link: JiraLink, issue: dict, site_url: str, windows: outcome.Windows) -> JiraLink:
+    now = clock.now()
     link.status = JiraLink.Status.LINKED
     link.issue_key, link.issue_id = issue["key"], str(issue.get("id", ""))
     link.issue_url = f"{site_url.rstrip('/')}/browse/{issue['key']}"
-    link.outcome_unknown, link.claim, link.claimed_at, link.linked_at = False, "", None, clock.now()
+    link.outcome_unknown, link.claim, link.claimed_at, link.linked_at = False, "", None, now
+    # After an unknown outcome a duplicate is possible (a commit later than any window): look again
+    # by label once search has caught up with whatever Jira did meanwhile.
+    link.verify_at = now + windows.total() if link.after_unknown else None
     link.save(update_fields=["status", "issue_key", "issue_id", "issue_url", "outcome_unknown", "claim",
-                             "claimed_at", "linked_at"])
+                             "claimed_at", "linked_at", "verify_at"])
     return link
 
 
-def _find_by_label(client: JiraClient, link: JiraLink, sleep: Callable[[float], None],
-                   waits: tuple[float, ...]) -> dict | None:
-    jql = f'project = "{link.project_key}" AND labels = "{link.label}"'
-    for wait in (0.0, *waits):
-        if wait:
-            sleep(wait)
-        found = client.search(jql, fields=["labels"], page_size=5)
+def find_by_label(client: JiraClient, link: JiraLink) -> list[dict]:
+    """Every issue carrying the violation's label in its project, oldest first."""
+    jql = f'project = "{link.project_key}" AND labels = "{link.label}" ORDER BY created ASC'
+    found = client.search(jql, fields=["labels", "created", "status"], page_size=50)
+    return sorted(found, key=lambda issue: int(issue.get("id", 0)))
+
+
+def _release(link: JiraLink) -> None:
+    JiraLink.objects.filter(pk=link.pk, claim=link.claim).update(claim="", claimed_at=None)
+
+
+def _known_failure(link: JiraLink) -> None:
+    """Jira refused this create: nothing is outstanding (and nothing ever was unless after_unknown)."""
+    if not link.after_unknown:
+        link.delete()
+        return
+    JiraLink.objects.filter(pk=link.pk).update(sent_at=None, outcome_unknown=False, claim="", claimed_at=None)
+
+
+def _sent_at(link: JiraLink):
+    """A reservation marked unsure before sent_at existed counts as sent when it was last claimed."""
+    if link.sent_at is None and link.outcome_unknown:
+        return link.claimed_at or link.created_at
+    return link.sent_at
+
+
+def _check_unknown(client: JiraClient, link: JiraLink, windows: outcome.Windows) -> dict | None:
+    """Runs the protocol until it allows a create (returns None) or finds the issue; else PushChecking."""
+    while True:
+        now = clock.now()
+        step = outcome.next_step(sent_at=_sent_at(link), checked_at=link.checked_at, now=now, windows=windows)
+        if step.action == "create":
+            return None
+        if not link.after_unknown:  # a crash or a lost answer left this reservation unsure
+            link.after_unknown = True
+            link.save(update_fields=["after_unknown"])
+        if step.action == "wait":
+            _release(link)
+            raise PushChecking(step.at)
+        try:
+            found = find_by_label(client, link)
+        except JiraError as problem:
+            _release(link)
+            wait = problem.retry_after if isinstance(problem, JiraRateLimited) and problem.retry_after else None
+            raise PushChecking(now + (dt.timedelta(seconds=wait) if wait else SEARCH_RETRY)) from problem
         if found:
             return found[0]
-    return None
-
-
-def _release(link: JiraLink, *, was_unknown: bool) -> None:
-    """A known failure: nothing was created by this attempt."""
-    if was_unknown:
-        JiraLink.objects.filter(pk=link.pk).update(claim="", claimed_at=None)
-    else:
-        link.delete()
+        link.checked_at = now  # the time the search was sent: what it saw is at least that fresh
+        link.save(update_fields=["checked_at"])
 
 
 def violation_push(
     *, violation: Violation, connection: JiraConnection, client: JiraClient, violation_url: str,
-    by=None, sleep: Callable[[float], None] = time.sleep, search_waits: tuple[float, ...] = SEARCH_WAITS,
+    by=None, windows: outcome.Windows | None = None,
 ) -> PushResult:
-    """Raises PushRefused, PushInProgress or a JiraError (the reservation is kept when unsure)."""
+    """Raises PushRefused, PushInProgress, PushChecking or a JiraError (the reservation is kept when unsure)."""
     rule = SiteSyncRule.objects.filter(site_id=violation.site_id).first()
     existing = live_link(violation, connection.cloud_id)
     if existing is not None and existing.status == JiraLink.Status.LINKED:
@@ -162,40 +202,58 @@ def violation_push(
     reason = block_reason(situation(violation=violation, connection=connection, rule=rule, link=None))
     if reason:
         raise PushRefused(reason)
+    windows = windows or outcome.Windows.from_config(settings.CONFIG)
     key = dedupe_key(organization_id=connection.organization_id, cloud_id=connection.cloud_id, violation=violation)
     link = _reserve(violation=violation, connection=connection, rule=rule, key=key, by=by)
     if link.status == JiraLink.Status.LINKED:
         return PushResult(link, created=False)
-    was_unknown = link.outcome_unknown
-    try:
-        if was_unknown:
-            found = _find_by_label(client, link, sleep, search_waits)
-            if found:
-                return PushResult(_store(link, found, connection.site_url), created=False)
-        body = content.issue_body(issue_input(violation, key=key, violation_url=violation_url),
-                                  project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label)
-        if not rule.issue_type_id:
-            body["fields"]["issuetype"] = {"name": rule.issue_type_name or "Task"}
-        issue = client.create_issue(body)
-    except JiraUnknownOutcome:
-        log.warning("jira.push.outcome_unknown violation=%s link=%s", violation.pk, link.pk)
+    issue = None
+    for _ in range(3):  # a create, then (with zero windows only) a retry the protocol allows at once
         try:
-            found = _find_by_label(client, link, sleep, search_waits)
-        finally:
-            JiraLink.objects.filter(pk=link.pk, status=JiraLink.Status.CREATING).update(claim="", claimed_at=None)
+            found = _check_unknown(client, link, windows)
+        except PushChecking:
+            raise
+        except Exception:
+            _release(link)
+            raise
         if found:
-            return PushResult(_store(link, found, connection.site_url), created=False)
-        raise
-    except JiraError:
-        _release(link, was_unknown=was_unknown)
-        raise
-    except Exception:
-        JiraLink.objects.filter(pk=link.pk).update(claim="", claimed_at=None)  # unsure: keep the mark
-        raise
+            return PushResult(_store(link, found, connection.site_url, windows), created=False)
+        issue = _create(client, link, violation=violation, rule=rule, key=key, violation_url=violation_url,
+                        windows=windows)
+        if issue is not None:
+            break
+    if issue is None:
+        _release(link)
+        raise PushChecking(clock.now() + windows.total())
     with transaction.atomic():
         OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=issue["key"], kind="create",
                                      jira_id=str(issue.get("id", "")), created_at=clock.now())
-        _store(link, issue, connection.site_url)
+        _store(link, issue, connection.site_url, windows)
     log.info("jira.push.created violation=%s key=%s", violation.pk, issue["key"])
     metrics.issue_created()
     return PushResult(link, created=True)
+
+
+def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: SiteSyncRule, key: str,
+            violation_url: str, windows: outcome.Windows) -> dict | None:
+    """The created (or, after an unknown outcome, found) issue; None when the protocol allows another try."""
+    body = content.issue_body(issue_input(violation, key=key, violation_url=violation_url),
+                              project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label)
+    if not rule.issue_type_id:
+        body["fields"]["issuetype"] = {"name": rule.issue_type_name or "Task"}
+    # Committed before the create leaves: from here on a crash counts as an unknown outcome.
+    link.sent_at, link.outcome_unknown = clock.now(), True
+    link.save(update_fields=["sent_at", "outcome_unknown"])
+    try:
+        return client.create_issue(body)
+    except JiraUnknownOutcome:
+        log.warning("jira.push.outcome_unknown violation=%s link=%s", violation.pk, link.pk)
+        link.after_unknown = True
+        link.save(update_fields=["after_unknown"])
+        return _check_unknown(client, link, windows)  # the first look, right away; PushChecking when unseen
+    except JiraError:
+        _known_failure(link)
+        raise
+    except Exception:
+        _release(link)  # our own failure mid-request: unsure, the marks stay (a killed process releases nothing)
+        raise

@@ -37,13 +37,13 @@ def violation_push(request, site_id: int, violation_id: int):
     try:
         result = push.violation_push(
             violation=violation, connection=connection, client=client_for(connection, max_wait=REQUEST_MAX_WAIT),
-            violation_url=push.absolute_violation_url(violation), by=request.user, search_waits=(1.0,),
+            violation_url=push.absolute_violation_url(violation), by=request.user,
         )
     except push.PushRefused as refused:
         return _refused(request, violation, str(refused))
     except push.PushInProgress:
         pass  # the button shows "being pushed" and polls
-    except (pacing.GateBusy, JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
+    except (push.PushChecking, pacing.GateBusy, JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
         rule = violation.site.jira_rule
         jobs.push_job_create(site=violation.site, violations=[violation], kind=PushJob.Kind.SINGLE,
                              project_key=rule.project_key, by=request.user)

@@ -140,6 +140,10 @@ def _enabled_keys(connection: JiraConnection) -> set[str]:
 
 def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
     row, _ = SiteSyncRule.objects.select_for_update().get_or_create(site=site)
+    if row.auto_push and not rule.auto_push:
+        from .jobs import auto_jobs_cancel
+
+        auto_jobs_cancel(site_id=site.pk)  # Off means off: queued auto jobs now, a running one before its next item
     if rule.auto_push and not row.auto_push:
         # Forward-only: only violations first detected from now on are auto-pushed.
         row.auto_push_since = clock.now()

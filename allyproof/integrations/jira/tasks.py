@@ -42,7 +42,8 @@ def run_push_job(job_id: int) -> None:
     from .jobs import push_job_run
     from .push import absolute_violation_url
 
-    push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url)
+    push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url,
+                 park=lambda job, seconds: run_push_job.schedule((job,), delay=seconds))
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -88,3 +89,11 @@ def scan_fixed_task(scan_id: int, violation_ids: list[int]) -> None:
     from . import scan_fixed
 
     scan_fixed.scan_fixed(scan_id=scan_id, violation_ids=violation_ids, client_for=client_for)
+
+
+@db_periodic_task(crontab(minute="*"))
+def converge_links() -> int:
+    """Every minute: links created after an unknown outcome, once search caught up, looked at for duplicates."""
+    from .converge import converge_due
+
+    return converge_due(client_for=client_for)

@@ -1,0 +1,76 @@
+"""Case 4 of issue 8: a pause from a 429 holds every worker, including a slot reserved before it.
+Decisions asserted on the injected clock, never measured gaps."""
+
+import pytest
+
+from allyproof.integrations.jira import pacing
+from allyproof.integrations.jira.errors import JiraRateLimited
+from tests.services import redis_url
+
+
+class SharedTime:
+    """One timeline for two workers; `during_sleep` lets the other worker act while this one sleeps."""
+
+    def __init__(self):
+        self.now, self.during_sleep, self.sent = 1_000.0, None, []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        if self.during_sleep is not None:
+            act, self.during_sleep = self.during_sleep, None
+            self.now += 0.01
+            act()
+            seconds -= 0.01
+        self.now += max(0.0, seconds)
+
+
+def limited(retry_after, reason="jira-tenant-based"):
+    return JiraRateLimited("429", reason=reason, retry_after=retry_after, reset_at=None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("reason", "scope_site"), [("jira-quota-tenant-based", "site-a"), ("jira-burst-based", "site-a"),
+                                                    ("jira-per-issue-on-write", "site-a"),
+                                                    ("jira-quota-global-based", "another-site")])
+def test_a_slot_reserved_before_a_pause_waits_for_its_end(reason, scope_site):
+    t = SharedTime()
+    worker_a = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    worker_b = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    worker_b.wait("site-a")  # B's slot now: its create goes out and gets a 429
+    # A reserves the next slot (0.15 s later) and sleeps; meanwhile B's 429 with Retry-After: 2 arrives.
+    t.during_sleep = lambda: pacing.pause_for(worker_b, scope_site, limited(2, reason))
+    paused_at = t.now + 0.01
+    worker_a.wait("site-a")  # a global pause from another site holds it too
+    assert t.now >= paused_at + 2  # the already-reserved slot did not go out 0.16 s later
+
+
+@pytest.mark.django_db
+def test_pause_lengths_retry_after_then_reset_then_atlassians_first_backoff():
+    assert pacing.pause_seconds(retry_after=7, reset_in=100) == 7
+    assert pacing.pause_seconds(retry_after=None, reset_in=30) == 30
+    assert pacing.pause_seconds(retry_after=None, reset_in=-3) == pacing.DEFAULT_PAUSE
+    assert pacing.pause_seconds(retry_after=None, reset_in=None) == 2.0
+    assert pacing.pause_seconds(retry_after=0, reset_in=None) == 0
+
+
+def test_redis_gate_holds_a_slot_reserved_before_the_pause():
+    url = redis_url()
+    gates = [pacing.RedisGate(url=url, interval=0.15, prefix="allyproof-test:pause:") for _ in range(2)]
+    for key in gates[0].redis.scan_iter("allyproof-test:pause:*"):
+        gates[0].redis.delete(key)
+    worker_a, worker_b = gates
+    worker_b.wait("site-a")
+    slept = []
+
+    def sleep(seconds):  # Redis keeps real time; record what A was told to wait
+        slept.append(seconds)
+        if len(slept) == 1:
+            pacing.pause_for(worker_b, "site-a", limited(2))
+
+    worker_a.sleep = sleep
+    worker_a.wait("site-a")
+    assert len(slept) == 2 and slept[1] >= 1.5  # woke, saw the pause, waited for its end
+    for key in worker_a.redis.scan_iter("allyproof-test:pause:*"):
+        worker_a.redis.delete(key)
