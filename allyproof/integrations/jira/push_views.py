@@ -81,7 +81,10 @@ def site_push(request, site_id: int):
     elif block.get("job"):
         messages.info(request, "A push for this site is already running.")
     else:
-        if request.POST.get("mode") == "picked":
+        # The checklist's marker, not the button pressed, says "picked": a form that carried the
+        # checklist pushes only the ticked rows, even if the collapsed "Push N" sent it.
+        picked_mode = request.POST.get("mode") == "picked" or "picker" in request.POST
+        if picked_mode:
             picked = _ids(request.POST.getlist("violation"))
             # Re-checked against today's rules: a stale tab or a forged id cannot get past them.
             chosen = list(block["ready"].filter(pk__in=picked))
@@ -89,7 +92,7 @@ def site_push(request, site_id: int):
         else:
             chosen, skipped = list(block["ready"]), 0
         if chosen:
-            kind = PushJob.Kind.PICKED if request.POST.get("mode") == "picked" else PushJob.Kind.BULK
+            kind = PushJob.Kind.PICKED if picked_mode else PushJob.Kind.BULK
             jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"], by=request.user)
             if not request.htmx:  # with htmx the block shows live progress instead
                 messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to "
