@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from allyproof.integrations.jira.models import JiraLink, PushJob
 from tests.browser.conftest import sign_in
-from tests.browser.jira_helpers import served_sandbox  # noqa: F401
+from tests.browser.jira_helpers import run_queued_jobs, served_sandbox  # noqa: F401
+from tests.jira.conftest import budget  # noqa: F401
 from tests.browser.test_jira_push_browser import routed, row_labels, run_job_and_wait_for_refresh, scanned  # noqa: F401
 from tests.support.browser import assert_no_axe_violations
 
@@ -75,3 +76,55 @@ def test_closing_the_picker_brings_the_bulk_button_back(browser_page, live_serve
     expect(block.locator("[data-collapsed-push]")).to_be_visible()
     assert visible_buttons(block) == [f"Push {total} to ACME"]  # the collapsed one again
     assert block.locator("[data-picker-submit]").is_hidden()
+
+
+# --- a single push on a slow Jira ---------------------------------------------------------------------------
+
+
+def test_a_slow_jira_shows_pushing_then_the_key_without_a_reload_and_focus_stays(
+        browser_page, live_server, routed, scanned, admin_user, served_sandbox, budget):
+    budget(300)  # JIRA_PUSH_WAIT_MS: no worker has finished by then (none runs until the test runs the job)
+    served_sandbox.faults.add(kind="latency", method="POST", path=r"/rest/api/3/issue$", seconds=1.0)
+    page = browser_page
+    violation = scanned.violations.get(rule_id="image-alt")
+    sign_in(page, live_server, admin_user.email)
+    page.goto(f"{live_server.url}/sites/{scanned.pk}/violations/{violation.pk}/")
+    page.evaluate("window.__sameDocument = true")
+    live = page.locator("[aria-live=polite]:has(#jira-push)")
+    expect(live).to_have_count(1)  # the region outlives the swaps, so both changes are announced
+
+    page.get_by_role("button", name="Push to Jira").focus()
+    page.keyboard.press("Enter")
+    pushing = page.locator("#jira-push").get_by_role("button", name="Pushing…")
+    expect(pushing).to_be_visible()
+    expect(pushing).to_have_attribute("aria-disabled", "true")
+    expect(pushing).to_be_focused()  # the replacement of the button that was pressed
+    assert not served_sandbox.issues(None)
+    assert_no_axe_violations(page)
+
+    held = []  # the page's next poll waits at the browser while the worker (this test) pushes
+    page.route("**/jira/?watch=*", lambda route: held.append(route))
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the Pushing… button did not poll"
+    expect(pushing).to_be_visible()  # still saying so while Jira is slow
+    job = PushJob.objects.get(kind=PushJob.Kind.SINGLE)
+    run_queued_jobs()  # the worker's part, against the slow sandbox
+    job.refresh_from_db()
+    assert job.status == PushJob.Status.COMPLETED
+    held[0].continue_()
+    page.unroute("**/jira/?watch=*")
+
+    link = page.locator("#jira-push").get_by_role("link", name="ACME-1")
+    expect(link).to_be_visible()
+    expect(page.locator("#jira-push")).to_contain_text("In Jira: ACME-1")
+    expect(page.locator("#jira-push").get_by_role("status")).to_have_text("Created ACME-1.")
+    expect(link).to_be_focused()  # focus followed the swap, never dropped to the page
+    expect(live).to_contain_text("In Jira: ACME-1")
+    assert page.evaluate("window.__sameDocument === true")  # no reload
+    assert [issue["key"] for issue in served_sandbox.issues(None)] == ["ACME-1"]
+    assert JiraLink.objects.get(violation=violation).issue_key == "ACME-1"
+    expect(page.locator("#jira-push [hx-trigger]")).to_have_count(0)  # polling has stopped
+    assert_no_axe_violations(page)

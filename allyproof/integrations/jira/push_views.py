@@ -14,13 +14,11 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import admin_required, member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from . import jobs, pacing, push, rules, selectors, webhooks
-from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
+from . import jobs, rules, selectors, single_push, webhooks
+from .errors import JiraError
 from .gateway import client_for
-from .models import JiraConnection, PushJob
+from .models import JiraConnection, JiraLink, PushJob, PushJobItem
 from .views import integrations_context
-
-REQUEST_MAX_WAIT = 2.0  # a person is waiting: anything slower becomes a background job
 
 
 def _button(request, violation, status=200):
@@ -30,29 +28,25 @@ def _button(request, violation, status=200):
 @require_POST
 @member_required
 def violation_push(request, site_id: int, violation_id: int):
+    """Queues the push and waits for the worker up to JIRA_PUSH_WAIT_MS (see single_push for why)."""
     violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
-    connection = selectors.connection_current(organization=violation.site.organization)
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
-        return _refused(request, violation, selectors.violation_button(violation=violation)["reason"])
-    try:
-        result = push.violation_push(
-            violation=violation, connection=connection, client=client_for(connection, max_wait=REQUEST_MAX_WAIT),
-            violation_url=push.absolute_violation_url(violation), by=request.user, search_waits=(1.0,),
-        )
-    except push.PushRefused as refused:
-        return _refused(request, violation, str(refused))
-    except push.PushInProgress:
-        pass  # the button shows "being pushed" and polls
-    except (pacing.GateBusy, JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
-        rule = violation.site.jira_rule
-        jobs.push_job_create(site=violation.site, violations=[violation], kind=PushJob.Kind.SINGLE,
-                             project_key=rule.project_key, by=request.user)
-        messages.info(request, "Jira is slow to answer right now; the push continues in the background.")
-    except JiraError as problem:
-        return _refused(request, violation, f"Jira refused the push: {problem}")
+    state = selectors.violation_button(violation=violation)
+    link = state["link"]
+    if link is not None and link.status == JiraLink.Status.LINKED:
+        messages.success(request, f"Already in Jira as {link.issue_key}.")
+    elif state["reason"]:
+        return _refused(request, violation, state["reason"])
     else:
-        verb = "Created" if result.created else "Already in Jira as"
-        messages.success(request, f"{verb} {result.link.issue_key}.")
+        job = single_push.single_push_start(violation=violation, by=request.user)
+        item = single_push.single_push_wait(job=job, violation=violation, budget=single_push.wait_budget())
+        if item is None:
+            if not request.htmx:  # with htmx the button says "Pushing…" and swaps to the key by itself
+                messages.info(request, "Jira is slow to answer right now; the push continues in the background.")
+        else:
+            said = single_push.outcome(item)
+            if said.refused:
+                return _refused(request, violation, said.text)
+            messages.add_message(request, messages.SUCCESS, said.text)
     if request.htmx:
         return _button(request, violation)
     return redirect("violation_detail", site_id=site_id, violation_id=violation.pk)
@@ -67,7 +61,15 @@ def _refused(request, violation, reason):
 
 @member_required
 def violation_button(request, site_id: int, violation_id: int):
+    """The button's fragment; `?watch=<job>` (the "Pushing…" poll) also says how that push ended."""
     violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
+    watched = request.GET.get("watch", "")
+    if watched.isdigit():
+        job = PushJob.objects.filter(pk=int(watched), site_id=site_id).first()
+        item = single_push.job_item(job=job, violation=violation) if job else None
+        if item is not None and item.status != PushJobItem.Status.PENDING:
+            said = single_push.outcome(item)
+            messages.add_message(request, messages.ERROR if said.refused else messages.SUCCESS, said.text)
     return _button(request, violation)
 
 
