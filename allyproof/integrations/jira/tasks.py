@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
-from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from allyproof.core import clock
-
-from . import webhooks
-from .errors import JiraError
+from . import periodic, webhooks
 from .gateway import client_for
 from .models import JiraConnection
-
-log = logging.getLogger(__name__)
 
 
 @db_task(retries=3, retry_delay=60)
@@ -22,19 +14,6 @@ def webhook_sync_task(connection_id: int) -> None:
     connection = JiraConnection.objects.filter(pk=connection_id, status=JiraConnection.Status.ACTIVE).first()
     if connection is not None:
         webhooks.webhook_sync(connection=connection, client=client_for(connection))
-
-
-@db_periodic_task(crontab(minute="17", hour="*/6"))
-def webhook_refresh_all() -> int:
-    """Every six hours: refresh registrations with under 15 days left (Atlassian expires them at 30)."""
-    refreshed = 0
-    for connection in webhooks.connections_due_for_refresh(clock.now()):
-        try:
-            webhooks.webhook_refresh(connection=connection, client=client_for(connection))
-            refreshed += 1
-        except JiraError as problem:  # one tenant's trouble must not stop the others
-            log.warning("jira.webhook.refresh_failed connection=%s error=%s", connection.pk, problem)
-    return refreshed
 
 
 @db_task()
@@ -45,13 +24,6 @@ def run_push_job(job_id: int) -> None:
     push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url)
 
 
-@db_periodic_task(crontab(minute="*"))
-def sweep_push_jobs() -> list[int]:
-    from .jobs import push_jobs_sweep
-
-    return push_jobs_sweep()
-
-
 @db_task(retries=2, retry_delay=30)
 def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int]) -> None:
     from . import autopush
@@ -60,16 +32,16 @@ def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_vio
                             reopened_violation_ids=reopened_violation_ids, client_for=client_for)
 
 
-@db_periodic_task(crontab(minute="*/30"))
-def reconcile_all() -> int:
-    """Every half hour: apply what missed webhooks would have (Done issues, deleted issues)."""
-    from .reconcile import reconcile
+def _scheduled(job: periodic.PeriodicJob):
+    """One periodic task per row of periodic.JOBS: the schedule runs what `allyproof_jira_run` runs."""
+    def run() -> int:
+        return job.run(organization=None)
 
-    applied = 0
-    for connection in JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE):
-        try:
-            caught = reconcile(connection=connection, client=client_for(connection))
-            applied += caught.resolved + caught.deleted
-        except JiraError as problem:
-            log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
-    return applied
+    run.__name__ = run.__qualname__ = "jira_" + job.name.replace("-", "_")
+    return db_periodic_task(job.schedule(), name=run.__name__)(run)
+
+
+PERIODIC = {job.name: _scheduled(job) for job in periodic.JOBS}
+webhook_refresh_all = PERIODIC["webhook-refresh"]
+sweep_push_jobs = PERIODIC["sweep"]
+reconcile_all = PERIODIC["reconcile"]
