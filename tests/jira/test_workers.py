@@ -157,3 +157,24 @@ def test_two_workers_push_to_one_jira_site_through_one_gate(world):
     pushed = sum(site.violations.count() for site in world["sites"])
     creates = [c for c in calls if c["method"] == "POST" and c["path"].endswith("/rest/api/3/issue")]
     assert len(labels) == len(set(labels)) == len(creates) == pushed  # one issue per violation
+
+
+def test_a_single_push_on_a_slow_jira_says_pushing_and_the_worker_brings_the_key(world, client, budget):
+    """Case 8 end to end: a real worker, the sandbox in its own process answering the create after 3 s."""
+    from django.urls import reverse
+
+    budget(300)  # JIRA_PUSH_WAIT_MS: far less than Jira takes here, so the person must see "Pushing…"
+    httpx.post(world["url"] + "/_sandbox/faults", timeout=10,
+               json={"kind": "latency", "method": "POST", "path": r"/rest/api/3/issue$", "seconds": 3})
+    world["start_worker"]()
+    site = world["sites"][0]
+    violation = site.violations.get(rule_id="image-alt")
+    response = client.post(reverse("jira_violation_push", args=[site.pk, violation.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and ">Pushing…</button>" in response.content.decode()
+    job = PushJob.objects.get(kind=PushJob.Kind.SINGLE)
+    wait_for(lambda: PushJob.objects.get(pk=job.pk).status == PushJob.Status.COMPLETED)
+    poll = client.get(reverse("jira_violation_button", args=[site.pk, violation.pk]), {"watch": job.pk},
+                      HTTP_HX_REQUEST="true").content.decode()
+    key = JiraLink.objects.get(violation=violation, status="linked").issue_key
+    assert "In Jira: <a" in poll and f">{key}</a>" in poll and f"Created {key}." in poll and "Pushing…" not in poll
+    assert issue_labels(world["connection"], key.split("-")[0]) == [JiraLink.objects.get(violation=violation).label]
