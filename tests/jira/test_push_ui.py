@@ -1,9 +1,12 @@
 """The push endpoints where the page and the server must agree on what a person chose."""
 
+import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from allyproof.integrations.jira.models import PushJob
+from allyproof.integrations.jira import jobs, push, single_push
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
 
 
 def messages_of(response):
@@ -39,12 +42,6 @@ def test_the_collapsed_button_without_the_checklist_still_pushes_everything(clie
 
 
 # --- the violation page's Push to Jira: the worker pushes, the request waits up to a budget ----------------
-
-import pytest  # noqa: E402
-
-from allyproof.integrations.jira import jobs, push, single_push  # noqa: E402
-from allyproof.integrations.jira.gateway import client_for  # noqa: E402
-from allyproof.integrations.jira.models import JiraLink, PushJobItem  # noqa: E402
 
 
 def run_worker(job):
