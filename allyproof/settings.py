@@ -170,6 +170,9 @@ else:
         "name": "allyproof",
         "filename": str(files.private_file(CONFIG.data_dir / "huey.sqlite3")),
         "immediate": False,
+        # SqliteHuey is polled: an idle consumer backs off to 10 s by default, longer than the violation
+        # page waits for a push (JIRA_PUSH_WAIT_MS). RedisHuey blocks on the queue and needs no such cap.
+        "consumer": {"max_delay": 0.5},
     }
 
 LOGGING = {

@@ -74,6 +74,9 @@ def handle(sb: Sandbox, req: Request, record: Any) -> Response:
         status = 405 if path_known else 404
         return error_collection(status, [f"The Jira sandbox does not implement {req.method} {api_path}"])
     op = sb.conformance.find(req.method, api_path) if sb.conformance.enabled else None
+    if sb.conformance.enabled and op is None:  # served but not documented: it must not pass unchecked
+        sb.conformance.record(Failure("request", req.method, req.path, None,
+                                      "not an operation of Atlassian's OpenAPI document", sb.clock.now()))
     if not _scopes_ok(token.scopes, op, req.method, route.template):
         return _gateway_error(401, "Unauthorized; scope does not match")
     bad = _request_conformance(sb, req, op, api_path)

@@ -135,3 +135,13 @@ def _compiled(schema):
     if id(schema) not in _cache:
         _cache[id(schema)] = SchemaCompiler(schema).compile()
     return _cache[id(schema)]
+
+
+@requires_specs
+def test_a_served_operation_the_document_lacks_is_a_failure_not_a_free_pass(h, sb, tokens):
+    sb.conformance._by_len.clear()  # as if Atlassian's document no longer described what the sandbox serves
+    assert h.api("GET", "project/ACME", tokens).status_code == 200
+    [failure] = sb.conformance.failures
+    assert (failure.kind, failure.path, failure.message) == (
+        "request", f"/ex/jira/{sb.cfg.sites[0].cloud_id}/rest/api/3/project/ACME",
+        "not an operation of Atlassian's OpenAPI document")

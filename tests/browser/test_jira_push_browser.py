@@ -14,6 +14,7 @@ from allyproof.monitoring import wcag
 from tests import factories
 from tests.browser.conftest import sign_in
 from tests.browser.jira_helpers import ALL, connect_org, run_queued_jobs, save_rule, served_sandbox  # noqa: F401
+from tests.jira.conftest import huey_immediate  # noqa: F401  (a prompt worker: the push answers in the request)
 from tests.support.browser import assert_no_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -176,7 +177,7 @@ def expect_blocked(page, reason: str) -> None:
 
 
 def test_push_button_says_why_it_is_disabled_then_pushes_in_place(
-        browser_page, live_server, served_sandbox, scanned, admin_user):
+        browser_page, live_server, served_sandbox, scanned, admin_user, huey_immediate):
     page = browser_page
     image_alt = scanned.violations.get(rule_id="image-alt")  # critical
     minor = scanned.violations.get(rule_id="empty-heading")
@@ -222,7 +223,7 @@ def test_push_button_says_why_it_is_disabled_then_pushes_in_place(
     assert_no_axe_violations(page)
 
 
-def test_a_member_can_push(browser_page, live_server, routed, scanned, member_user, served_sandbox):
+def test_a_member_can_push(browser_page, live_server, routed, scanned, member_user, served_sandbox, huey_immediate):
     page = browser_page
     violation = scanned.violations.get(rule_id="color-contrast")
     sign_in(page, live_server, member_user.email)

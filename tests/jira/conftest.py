@@ -106,3 +106,22 @@ class NoGate:
 
     def pause(self, site, seconds, reason):
         self.pauses.append((site, seconds, reason))
+
+
+@pytest.fixture
+def budget(settings):
+    """Sets JIRA_PUSH_WAIT_MS, the violation page's patience before "Pushing…" (typed settings)."""
+    def _set(ms):
+        settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "jira_push_wait_ms": ms})
+    return _set
+
+
+@pytest.fixture
+def huey_immediate():
+    """Huey's own immediate mode: an enqueued task runs at once, as a prompt worker would (needs a
+    transactional test, so that on_commit fires)."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield HUEY
+    HUEY.immediate = False

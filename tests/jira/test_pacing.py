@@ -66,34 +66,42 @@ def redis_gate():
         gate.redis.delete(key)
 
 
-def test_redis_gate_spaces_concurrent_callers(redis_gate):
-    stamps, lock = [], threading.Lock()
+def test_redis_gate_grants_concurrent_callers_distinct_slots_an_interval_apart(redis_gate):
+    """Three threads ask fifteen times at one instant of the gate's clock: every slot is its own,
+    each 150 ms after the one before (what each caller is told to wait, not when it woke up)."""
+    redis_gate.clock = lambda: 1_000.0
+    told, lock = [], threading.Lock()
 
-    def caller():
-        for _ in range(5):
-            redis_gate.wait("site-a")
-            with lock:
-                stamps.append(time.monotonic())
+    def record(seconds):
+        with lock:
+            told.append(seconds)
 
-    threads = [threading.Thread(target=caller) for _ in range(3)]
+    redis_gate.sleep = record
+    threads = [threading.Thread(target=lambda: [redis_gate.wait("site-a") for _ in range(5)]) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stamps.sort()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert len(stamps) == 15
-    # Stamps are taken after each wait returns, so thread scheduling adds jitter to single gaps;
-    # the spacing itself shows in the span and the median, and three threads never burst.
-    assert sum(gaps) >= 14 * 0.15 - 0.05
-    assert sorted(gaps)[7] >= 0.145 and min(gaps) >= 0.05
+    # The first caller goes at once (no wait); the other fourteen are told 0.15, 0.30, … 2.10 s.
+    assert sorted(told) == pytest.approx([0.15 * i for i in range(1, 15)])
+    redis_gate.wait("site-b")  # another site has its own pace
+    assert len(told) == 14
 
 
-def test_redis_gate_global_pause_holds_every_site(redis_gate):
-    slept = []
-    redis_gate.sleep = slept.append
-    redis_gate.pause("site-a", 5, "jira-quota-global-based")
+@pytest.mark.parametrize(("reason", "pauses_other_site"), [
+    ("jira-quota-global-based", True), ("jira-quota-tenant-based", False), ("jira-burst-based", False)])
+def test_redis_gate_pauses_by_scope(redis_gate, reason, pauses_other_site):
+    now, told = [1_000.0], []
+    redis_gate.clock, redis_gate.sleep = (lambda: now[0]), told.append
+    redis_gate.pause("site-a", 5, reason)
     redis_gate.wait("site-b")
-    assert slept and 4.5 <= slept[0] <= 5.0
+    assert told == ([5.0] if pauses_other_site else [])
+    told.clear()
+    redis_gate.wait("site-a")
+    assert told == [5.0]  # the paused site waits out the pause either way
     with pytest.raises(pacing.GateBusy):
-        redis_gate.wait("site-c", max_wait=1.0)
+        redis_gate.wait("site-a", max_wait=1.0)  # a person is not kept waiting for it
+    now[0] += 10
+    told.clear()
+    redis_gate.wait("site-c")
+    assert told == []  # the pause is over

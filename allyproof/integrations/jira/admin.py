@@ -1,6 +1,22 @@
 from django.contrib import admin
 
-from .models import InboundEvent, JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
+from .models import InboundEvent, JiraConnection, JiraLink, OutboundWrite, PushJob, PushJobItem, SiteSyncRule
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record of what happened, for whoever investigates: viewable, never added, changed or deleted here.
+    Deleting a link would defeat the dedupe (the next push would create a second issue); editing a job,
+    an outbound write or an inbound event would rewrite the history the echo check and the support
+    desk rely on. Without delete permission Django also drops the bulk "delete selected" action."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(JiraConnection)
@@ -26,7 +42,7 @@ class SiteSyncRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "event", "issue_key", "outcome", "detail", "connection")
     list_filter = ("outcome", "event")
     readonly_fields = [f.name for f in InboundEvent._meta.fields]
@@ -39,9 +55,18 @@ class PushJobItemInline(admin.TabularInline):
     fields = ("position", "violation", "status", "issue_key", "reason", "attempts", "updated_at")
     readonly_fields = fields
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(PushJob)
-class PushJobAdmin(admin.ModelAdmin):
+class PushJobAdmin(ReadOnlyAdmin):
     """What each bulk, picked, auto or single push did, item by item, for whoever investigates."""
 
     list_display = ("created_at", "site", "kind", "status", "project_key", "created_by", "finished_at")
@@ -51,8 +76,17 @@ class PushJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JiraLink)
-class JiraLinkAdmin(admin.ModelAdmin):
+class JiraLinkAdmin(ReadOnlyAdmin):
     list_display = ("issue_key", "violation", "status", "project_key", "cloud_id", "linked_at")
     list_filter = ("status",)
     search_fields = ("issue_key", "violation__rule_id")
     readonly_fields = [f.name for f in JiraLink._meta.fields]
+
+
+@admin.register(OutboundWrite)
+class OutboundWriteAdmin(ReadOnlyAdmin):
+    """Every write AllyProof made to Jira: how an incoming webhook is recognised as our own echo."""
+
+    list_display = ("created_at", "kind", "issue_key", "jira_id", "cloud_id")
+    list_filter = ("kind",)
+    search_fields = ("issue_key",)

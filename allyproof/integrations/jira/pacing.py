@@ -118,14 +118,17 @@ return slot - now
 
 class RedisGate:
     def __init__(self, *, url: str, interval: float, prefix: str = "allyproof:pacing:",
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None):
         import redis
 
         self.redis = redis.Redis.from_url(url)
         self.interval, self.prefix, self.sleep = interval, prefix, sleep
+        self.clock = clock  # tests inject one (seconds); by default every machine reads Redis's
         self._reserve = self.redis.register_script(_RESERVE)
 
     def _now_ms(self) -> int:
+        if self.clock is not None:
+            return int(self.clock() * 1000)
         seconds, micros = self.redis.time()  # one clock for every machine: Redis's
         return seconds * 1000 + micros // 1000
 

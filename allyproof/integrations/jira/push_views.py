@@ -14,13 +14,11 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import admin_required, member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from . import jobs, pacing, push, rules, selectors, triage, webhooks
-from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
+from . import jobs, rules, selectors, single_push, triage, webhooks
+from .errors import JiraError
 from .gateway import client_for
-from .models import JiraConnection, PushJob
+from .models import JiraConnection, JiraLink, PushJob, PushJobItem
 from .views import integrations_context
-
-REQUEST_MAX_WAIT = 2.0  # a person is waiting: anything slower becomes a background job
 
 
 def _button(request, violation, status=200):
@@ -30,29 +28,25 @@ def _button(request, violation, status=200):
 @require_POST
 @member_required
 def violation_push(request, site_id: int, violation_id: int):
+    """Queues the push and waits for the worker up to JIRA_PUSH_WAIT_MS (see single_push for why)."""
     violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
-    connection = selectors.connection_current(organization=violation.site.organization)
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
-        return _refused(request, violation, selectors.violation_button(violation=violation)["reason"])
-    try:
-        result = push.violation_push(
-            violation=violation, connection=connection, client=client_for(connection, max_wait=REQUEST_MAX_WAIT),
-            violation_url=push.absolute_violation_url(violation), by=request.user,
-        )
-    except push.PushRefused as refused:
-        return _refused(request, violation, str(refused))
-    except push.PushInProgress:
-        pass  # the button shows "being pushed" and polls
-    except (push.PushChecking, pacing.GateBusy, JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
-        rule = violation.site.jira_rule
-        jobs.push_job_create(site=violation.site, violations=[violation], kind=PushJob.Kind.SINGLE,
-                             project_key=rule.project_key, by=request.user)
-        messages.info(request, "Jira is slow to answer right now; the push continues in the background.")
-    except JiraError as problem:
-        return _refused(request, violation, f"Jira refused the push: {problem}")
+    state = selectors.violation_button(violation=violation)
+    link = state["link"]
+    if link is not None and link.status == JiraLink.Status.LINKED:
+        messages.success(request, f"Already in Jira as {link.issue_key}.")
+    elif state["reason"]:
+        return _refused(request, violation, state["reason"])
     else:
-        verb = "Created" if result.created else "Already in Jira as"
-        messages.success(request, f"{verb} {result.link.issue_key}.")
+        job = single_push.single_push_start(violation=violation, by=request.user)
+        item = single_push.single_push_wait(job=job, violation=violation, budget=single_push.wait_budget())
+        if item is None:
+            if not request.htmx:  # with htmx the button says "Pushing…" and swaps to the key by itself
+                messages.info(request, "Jira is slow to answer right now; the push continues in the background.")
+        else:
+            said = single_push.outcome(item)
+            if said.refused:
+                return _refused(request, violation, said.text)
+            messages.add_message(request, messages.SUCCESS, said.text)
     if request.htmx:
         return _button(request, violation)
     return redirect("violation_detail", site_id=site_id, violation_id=violation.pk)
@@ -67,7 +61,15 @@ def _refused(request, violation, reason):
 
 @member_required
 def violation_button(request, site_id: int, violation_id: int):
+    """The button's fragment; `?watch=<job>` (the "Pushing…" poll) also says how that push ended."""
     violation = violation_get(organization=request.membership.organization, violation_id=violation_id, site_id=site_id)
+    watched = request.GET.get("watch", "")
+    if watched.isdigit():
+        job = PushJob.objects.filter(pk=int(watched), site_id=site_id).first()
+        item = single_push.job_item(job=job, violation=violation) if job else None
+        if item is not None and item.status != PushJobItem.Status.PENDING:
+            said = single_push.outcome(item)
+            messages.add_message(request, messages.ERROR if said.refused else messages.SUCCESS, said.text)
     return _button(request, violation)
 
 
@@ -81,7 +83,10 @@ def site_push(request, site_id: int):
     elif block.get("job"):
         messages.info(request, "A push for this site is already running.")
     else:
-        if request.POST.get("mode") == "picked":
+        # The checklist's marker, not the button pressed, says "picked": a form that carried the
+        # checklist pushes only the ticked rows, even if the collapsed "Push N" sent it.
+        picked_mode = request.POST.get("mode") == "picked" or "picker" in request.POST
+        if picked_mode:
             picked = _ids(request.POST.getlist("violation"))
             # Re-checked against today's rules: a stale tab or a forged id cannot get past them.
             chosen = list(block["ready"].filter(pk__in=picked))
@@ -89,7 +94,7 @@ def site_push(request, site_id: int):
         else:
             chosen, skipped = list(block["ready"]), 0
         if chosen:
-            kind = PushJob.Kind.PICKED if request.POST.get("mode") == "picked" else PushJob.Kind.BULK
+            kind = PushJob.Kind.PICKED if picked_mode else PushJob.Kind.BULK
             jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"], by=request.user)
             if not request.htmx:  # with htmx the block shows live progress instead
                 messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to "

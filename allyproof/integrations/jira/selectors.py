@@ -159,9 +159,10 @@ def violation_button(*, violation: Violation) -> dict:
         link = JiraLink.objects.filter(violation=violation, cloud_id=connection.cloud_id, status__in=LIVE).first()
     history = JiraLink.objects.filter(violation=violation, status=JiraLink.Status.LINKED).first() if link is None else None
     rule = SiteSyncRule.objects.filter(site_id=violation.site_id).first()
-    pending_job = PushJob.objects.filter(
-        items__violation=violation, status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]
-    ).first()
+    pending_job = PushJob.objects.filter(  # a job that has yet to push this violation
+        items__violation=violation, items__status=PushJobItem.Status.PENDING,
+        status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING],
+    ).order_by("created_at").first()
     if (link is not None and link.status == JiraLink.Status.CREATING and not pending_job and not _in_flight(link)
             and link.state != "checking"):
         link = None  # an attempt that died: pushing again searches by label before it creates

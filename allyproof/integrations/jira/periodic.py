@@ -1,0 +1,109 @@
+"""The Jira integration's periodic jobs, in one table.
+
+Huey's schedule (`tasks.py` turns every row into a periodic task) and the operator's
+`manage.py allyproof_jira_run <job>` both read this table, so running a job by hand runs exactly what
+the schedule runs. Adding a job is one row: a name, a cron line, a function taking
+`organization=None` and returning how many things it did, and the words for that count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from huey import crontab
+
+from allyproof.accounts.models import Organization
+from allyproof.core import clock
+
+from . import webhooks
+from .errors import JiraError
+from .gateway import client_for
+from .models import JiraConnection
+
+log = logging.getLogger(__name__)
+
+
+def webhook_refresh_all(*, organization: Organization | None = None) -> int:
+    """Refresh registrations with under 15 days left (Atlassian expires them at 30)."""
+    refreshed = 0
+    due = webhooks.connections_due_for_refresh(clock.now())
+    if organization is not None:
+        due = due.filter(organization=organization)
+    for connection in due:
+        try:
+            webhooks.webhook_refresh(connection=connection, client=client_for(connection))
+            refreshed += 1
+        except JiraError as problem:  # one tenant's trouble must not stop the others
+            log.warning("jira.webhook.refresh_failed connection=%s error=%s", connection.pk, problem)
+    return refreshed
+
+
+def reconcile_all(*, organization: Organization | None = None) -> int:
+    """Apply what missed webhooks would have (issues Done or deleted in Jira)."""
+    from .reconcile import reconcile
+
+    applied = 0
+    active = JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE)
+    if organization is not None:
+        active = active.filter(organization=organization)
+    for connection in active:
+        try:
+            caught = reconcile(connection=connection, client=client_for(connection))
+            applied += caught.resolved + caught.deleted
+        except JiraError as problem:
+            log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
+    return applied
+
+
+def sweep_push_jobs(*, organization: Organization | None = None) -> int:
+    """Re-enqueue push jobs whose worker died (stale heartbeat) or whose enqueue was lost."""
+    from .jobs import push_jobs_sweep
+
+    return len(push_jobs_sweep())
+
+
+def wipe_abandoned_handshakes(*, organization: Organization | None = None) -> int:
+    """Delete "choose a site" steps of Connect Jira left for 10 minutes, with their tokens."""
+    from .handshakes import abandoned_handshakes_wipe
+
+    return abandoned_handshakes_wipe(now=clock.now())
+
+
+def converge_links(*, organization: Organization | None = None) -> int:
+    """Look again, once search caught up, at links created after an unknown outcome: repair duplicates."""
+    from .converge import converge_due
+
+    return converge_due(client_for=client_for)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str  # what an operator types: allyproof_jira_run <name>
+    cron: str  # minute hour day month day-of-week, as Huey's crontab reads them
+    run: Callable[..., int]
+    done: str  # the count's words, "{n} …"
+    scoped: bool = True  # False: the job is about the queue, not an organization (no --org)
+
+    @property
+    def about(self) -> str:
+        return (self.run.__doc__ or "").strip().splitlines()[0]
+
+    def schedule(self) -> Callable:
+        minute, hour, day, month, day_of_week = self.cron.split()
+        return crontab(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
+
+
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("reconcile", "*/30 * * * *", reconcile_all, "{n} violation(s) updated from Jira"),
+    PeriodicJob("webhook-refresh", "17 */6 * * *", webhook_refresh_all, "{n} webhook registration(s) refreshed"),
+    PeriodicJob("sweep", "* * * * *", sweep_push_jobs, "{n} push job(s) re-enqueued", scoped=False),
+    PeriodicJob("wipe-handshakes", "* * * * *", wipe_abandoned_handshakes, "{n} abandoned handshake(s) wiped",
+                scoped=False),
+    PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),
+)
+
+
+def job_named(name: str) -> PeriodicJob | None:
+    return next((job for job in JOBS if job.name == name), None)
