@@ -340,13 +340,6 @@ class JiraClient:
         return _json(self._call("POST", COMMENT.format(key=key), idempotent=False, json={"body": body_adf}),
                      idempotent=False)
 
-    def get_transitions(self, key: str) -> list[dict[str, Any]]:
-        return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])
-
-    def transition(self, key: str, transition_id: str) -> None:
-        # Idempotent in effect: a repeated move into the same status is refused by Jira, not doubled.
-        self._call("POST", TRANSITIONS.format(key=key), idempotent=False, json={"transition": {"id": transition_id}})
-
     def set_issue_property(self, key: str, prop: str, value: Any) -> None:
         self._call("PUT", PROPERTY.format(key=key, prop=prop), idempotent=True, json=value)
 

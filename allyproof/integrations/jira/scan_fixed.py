@@ -49,7 +49,7 @@ def _tell(client: JiraClient, connection: JiraConnection, link: JiraLink, scan: 
     if transition is None:
         log.info("jira.scan_fixed.no_done_transition key=%s (already Done, or the workflow has none)", link.issue_key)
         return
-    client.transition(link.issue_key, str(transition["id"]))
+    client.transition_issue(link.issue_key, str(transition["id"]))
     OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="transition",
                                  jira_id=str((transition.get("to") or {}).get("id", "")), created_at=clock.now())
 
