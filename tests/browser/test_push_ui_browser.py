@@ -11,7 +11,7 @@ from allyproof.integrations.jira.models import JiraLink, PushJob
 from tests.browser.conftest import sign_in
 from tests.browser.jira_helpers import run_queued_jobs, served_sandbox  # noqa: F401
 from tests.jira.conftest import budget  # noqa: F401
-from tests.browser.test_jira_push_browser import routed, row_labels, run_job_and_wait_for_refresh, scanned  # noqa: F401
+from tests.browser.test_jira_push_browser import routed, row_labels, run_job_and_wait_for_outcome, scanned  # noqa: F401
 from tests.support.browser import assert_no_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,7 +50,7 @@ def test_open_picker_has_one_primary_action_and_every_button_pushes_only_the_tic
             button.click()
             break  # the block swapped to live progress: nothing else to press
     expect(block.get_by_role("status")).to_contain_text(f"Pushing to ACME: 0 of {total - 3} done.")
-    job = run_job_and_wait_for_refresh(page)
+    job = run_job_and_wait_for_outcome(page, f"Pushed {total - 3} to ACME.")
     assert job.kind == PushJob.Kind.PICKED
     assert job.items.count() == total - 3
     pushed = JiraLink.objects.filter(status="linked")
