@@ -102,7 +102,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in throttling: django-axes counts failures per (account, client address) and per client address.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "allyproof.accounts.throttling.ThrottledBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 10

@@ -8,6 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth import password_validation
 from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -20,8 +21,15 @@ from .models import ApiToken, Membership, Organization, Role, User
 
 
 def user_get_or_create(*, email: str, password: str | None = None, display_name: str = "") -> User:
+    """Raises django's ValidationError when a new account's password fails AUTH_PASSWORD_VALIDATORS.
+
+    Every product path that creates an account comes here; Django's own (createsuperuser, changepassword,
+    the admin's forms) validate themselves. The manager's create_user stays the unchecked primitive.
+    """
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
+        if password is not None:
+            password_validation.validate_password(password, User(email=email, display_name=display_name))
         user = User.objects.create_user(email, password, display_name=display_name)
     return user
 

@@ -112,7 +112,8 @@ class _Buffer:
             chunk = chunk.encode()
         self.eof = not chunk
         try:
-            self.utf8.decode(chunk, final=self.eof)
+            if not (chunk.isascii() and not self.utf8.getstate()[0]):  # ASCII: valid, and no decoding cost
+                self.utf8.decode(chunk, final=self.eof)
         except UnicodeDecodeError as error:
             at = self.read_so_far + error.start
             raise AxeResultsError(f"the file is not valid UTF-8 text (byte {at:,})") from None

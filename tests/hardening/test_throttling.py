@@ -68,3 +68,7 @@ def test_a_forged_forwarded_for_header_does_not_buy_a_fresh_address(client, owne
         refused = client.post("/accounts/login/", {"username": owner.email, "password": factories.PASSWORD},
                               REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="10.0.1.1")
     assert refused.status_code == 429
+
+
+def test_signing_in_without_a_request_is_not_refused_by_the_throttle(client, owner):
+    assert client.login(username=owner.email, password=factories.PASSWORD)  # the test client's own path

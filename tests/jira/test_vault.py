@@ -9,6 +9,7 @@ from django.db import connection as db
 from allyproof.core import crypto
 from allyproof.integrations.jira import vault
 from allyproof.integrations.jira.models import JiraConnection
+from tests import factories
 
 TEST_KEY = "test1:dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk="
 
@@ -34,7 +35,7 @@ def test_no_plaintext_token_anywhere_in_the_database(connected, client):
 
 
 def test_admin_pages_do_not_show_tokens(connected, client, django_user_model):
-    operator = django_user_model.objects.create_superuser("operator@allyproof.test", "pw")
+    operator = django_user_model.objects.create_superuser("operator@allyproof.test", factories.PASSWORD)
     client.force_login(operator)
     access = vault.open_(connected, "access_token")
     response = client.get(f"/admin/jira/jiraconnection/{connected.pk}/change/")
@@ -105,7 +106,7 @@ def test_operators_can_read_jobs_and_links_in_the_admin(connected, acme, client,
 
     job = jobs.push_job_create(site=acme, violations=acme.violations.all()[:2], kind="bulk", project_key="ACME",
                                enqueue=False)
-    client.force_login(django_user_model.objects.create_superuser("operator@allyproof.test", "pw"))
+    client.force_login(django_user_model.objects.create_superuser("operator@allyproof.test", factories.PASSWORD))
     for url in ("/admin/jira/pushjob/", f"/admin/jira/pushjob/{job.pk}/change/", "/admin/jira/jiralink/",
                 "/admin/jira/inboundevent/", "/admin/jira/sitesyncrule/"):
         assert client.get(url).status_code == 200, url
