@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from huey.contrib.djhuey import HUEY
+
 from allyproof.core import clock
 from allyproof.integrations.jira.models import JiraConnection, PacingGate
 
@@ -32,7 +34,7 @@ def test_a_fresh_install_is_ok_and_says_what_it_does_not_know(client):
         "database": "ok", "queue": "ok", "redis": "not used", "last_webhook": "unknown",
         "webhook_refresh": "unknown", "reconciliation": "unknown", "jira_budget": "ok",
     }
-    assert checks["queue"]["detail"] == "SQLite queue: 0 waiting, 0 scheduled"
+    assert checks["queue"]["detail"] == f"SQLite queue: {HUEY.pending_count()} waiting, {HUEY.scheduled_count()} scheduled"
     assert "not recorded yet" in checks["reconciliation"]["detail"]
     assert checks["jira_budget"]["detail"] == "no pause in force; points budget: unknown (not tracked yet)"
 
@@ -113,3 +115,12 @@ def test_a_pause_in_the_redis_gate_is_seen_too(client, settings):
         assert "(1 pause(s): 1 site)" in checks["jira_budget"]["detail"]
     finally:
         gate.redis.delete("allyproof:pacing:pause:cloud-under-test")
+
+
+@pytest.mark.django_db
+def test_a_queued_task_is_counted(client):
+    from allyproof.integrations.jira.tasks import webhook_sync_task
+
+    before = HUEY.pending_count()
+    webhook_sync_task(0)  # no consumer runs in tests: it waits in the queue (for connection 0: a no-op if run)
+    assert health(client)[2]["queue"]["detail"].startswith(f"SQLite queue: {before + 1} waiting")

@@ -18,7 +18,10 @@ def test_loopback_without_a_token_is_answered(client):
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
-    for name in ("allyproof_queue_pending 0.0", "allyproof_jira_issues_created_total",
+    from huey.contrib.djhuey import HUEY
+
+    assert f"allyproof_queue_pending {float(HUEY.pending_count())}" in text  # read from Huey at scrape time
+    for name in ("allyproof_jira_issues_created_total",
                  "# TYPE allyproof_jira_request_seconds histogram", "allyproof_jira_duplicates_repaired_total"):
         assert name in text
 
