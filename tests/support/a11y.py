@@ -7,7 +7,7 @@ axe-core inspects one static DOM; these drive the page the way a keyboard user, 
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 REFLOW_WIDTH = 320  # 1280 px at 400 % zoom
 
@@ -158,18 +158,18 @@ def assert_tooltip_meets_1_4_13(page: Page, trigger, tooltip) -> None:
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)  # onto the tooltip
     assert tooltip.is_visible(), "the tooltip disappears when the pointer moves onto it (not hoverable)"
     page.keyboard.press("Escape")
-    assert tooltip.is_hidden(), "Escape does not dismiss the tooltip"
+    expect(tooltip, "Escape does not dismiss the tooltip").to_be_hidden()
     page.mouse.move(0, 0)
     trigger.focus()
     tooltip.wait_for(state="visible")
     assert page.evaluate("() => document.activeElement") is not None
     page.keyboard.press("Escape")
-    assert tooltip.is_hidden(), "Escape does not dismiss the tooltip shown on focus"
+    expect(tooltip, "Escape does not dismiss the tooltip shown on focus").to_be_hidden()
     assert trigger.evaluate("el => el === document.activeElement"), "Escape moved focus away"
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")
     tooltip.wait_for(state="visible")
-    page.wait_for_function("() => true")  # one more frame: it is still there (persistent)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # two frames on
     assert tooltip.is_visible(), "the tooltip did not persist while its trigger has focus"
     covered = tooltip.evaluate("""tip => {
       const t = tip.getBoundingClientRect();

@@ -259,10 +259,14 @@
 // it comes back the next time the pointer or focus arrives.
 (function () {
   "use strict";
+  var hovered = null;  // tracked from pointer events: :hover can lag a frame behind the pointer
+  document.addEventListener("pointerover", function (event) {
+    hovered = (event.target.closest && event.target.closest(".tooltip-host")) || null;
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     document.querySelectorAll(".tooltip-host").forEach(function (host) {
-      if (host.matches(":hover") || host.matches(":focus-within")) host.setAttribute("data-dismissed", "");
+      if (host === hovered || host.matches(":hover") || host.matches(":focus-within")) host.setAttribute("data-dismissed", "");
     });
   });
   function reset(event) {
@@ -273,7 +277,10 @@
   }
   document.addEventListener("pointerout", function (event) {
     var host = event.target.closest && event.target.closest(".tooltip-host");
-    if (host && !host.contains(event.relatedTarget)) host.removeAttribute("data-dismissed");
+    if (host && !host.contains(event.relatedTarget)) {
+      host.removeAttribute("data-dismissed");
+      if (hovered === host) hovered = null;
+    }
   });
   document.addEventListener("focusout", reset);
 })();
