@@ -53,6 +53,14 @@ def test_keyboard_only_route_a_site_to_a_project_from_the_list(browser_page, liv
     expect(page.get_by_role("status")).to_have_text("Sync rules saved.")
     assert SiteSyncRule.objects.get(site=site).issue_type_name == "Task"
     assert_no_axe_violations(page)
+    # Picking another project offers that project's types at once (BETA has no Bug).
+    key = page.get_by_label("Jira project key for ACME Dental", exact=True)
+    key.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("BETA")
+    page.keyboard.press("Tab")
+    expect(page.locator(f"#site-{site.pk}-issue_type option")).to_have_text(["Default", "Task", "Story"])
+    expect(page.locator(f"#site-{site.pk}-issue_type")).to_have_value("Task")  # still valid there: kept
 
 
 def test_keyboard_only_set_the_time_zone(browser_page, live_server, org, site, admin_user):

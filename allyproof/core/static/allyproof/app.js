@@ -193,6 +193,27 @@
     });
   }
 
+  // Sync rules: when a row's project key changes, its issue-type control offers that project's types.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("[data-rule-project]")) return;
+    var row = input.closest("[data-rule-row]");
+    var control = row && row.querySelector("[data-issue-type-control][data-src]");
+    if (!control) return;
+    var current = control.querySelector("select, input");
+    var url = control.getAttribute("data-src") + "&project=" + encodeURIComponent(input.value.trim()) +
+      "&current=" + encodeURIComponent(current ? current.value : "");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(); })
+      .then(function (html) {
+        if (control.contains(document.activeElement)) return;  // never pull a control from under the user
+        control.outerHTML = html;
+        var form = row.closest("[data-rules-form]");
+        if (form) updateRules(form);
+      })
+      .catch(function () { /* the typed name still works; the server checks it on save */ });
+  });
+
   ["change", "input"].forEach(function (type) {
     document.addEventListener(type, function (event) {
       var picker = event.target.closest && event.target.closest("[data-picker]");
