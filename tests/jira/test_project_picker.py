@@ -61,3 +61,19 @@ def test_a_typed_key_not_in_the_list_is_still_checked_and_saved(connected, clien
     assert response.status_code == 302
     site.jira_rule.refresh_from_db()
     assert (site.jira_rule.project_key, site.jira_rule.issue_type_name) == ("WEB", "Task")
+
+
+def test_the_issue_type_control_follows_the_key(connected, client, site, member_user, other_org):
+    url = "/settings/integrations/jira/issue-types/"
+    body = client.get(url, {"site": site.pk, "project": "BETA", "current": "Bug"}).content.decode()
+    assert re.findall(r'<option value="([^"]*)"', body) == ["", "Task", "Story"]
+    assert '<option value="" selected>Default</option>' in body  # Bug is not BETA's: back to the default
+    web = client.get(url, {"site": site.pk, "project": "WEB", "current": "Task"}).content.decode()
+    assert '<option value="Task" selected>' in web
+    unknown = client.get(url, {"site": site.pk, "project": "NOPE"}).content.decode()
+    assert f'<input type="text" name="site-{site.pk}-issue_type"' in unknown  # typed, checked on save
+    assert client.get(url, {"site": 999999, "project": "WEB"}).status_code == 404
+    foreign = other_org.sites.create(name="Theirs", base_url="https://theirs.example/")
+    assert client.get(url, {"site": foreign.pk, "project": "WEB"}).status_code == 404
+    client.force_login(member_user)
+    assert client.get(url, {"site": site.pk, "project": "WEB"}).status_code == 403

@@ -9,6 +9,7 @@ urlpatterns = [
     path("settings/integrations/jira/site/", views.choose_site, name="jira_choose_site"),
     path("settings/integrations/jira/disconnect/", views.disconnect, name="jira_disconnect"),
     path("settings/integrations/jira/rules/", push_views.rules_save, name="jira_rules_save"),
+    path("settings/integrations/jira/issue-types/", views.project_issue_types, name="jira_issue_types"),
     path("integrations/jira/webhook/", webhook_views.receive, name="jira_webhook"),
     path("sites/<int:site_id>/violations/<int:violation_id>/jira/push/", push_views.violation_push,
          name="jira_violation_push"),

@@ -8,13 +8,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.monitoring.selectors import site_get
 
 from . import connection as connection_service
 from . import projects, webhooks
 from .gateway import client_for
 from .models import JiraConnection
 from .gates import IMPACT_LABELS
-from .selectors import connection_current, sync_rows
+from .models import SiteSyncRule
+from .rules import PROJECT_KEY
+from .selectors import SyncRow, connection_current, sync_rows
 
 IMPACT_CHOICES = list(IMPACT_LABELS.items())
 
@@ -66,6 +69,24 @@ def _project_picker(connection, rows):
         row.offer = projects.create_offer(connection=connection, client=client, project_key=key,
                                           issue_type_id=row.rule.issue_type_id) if row.issue_types and row.rule.issue_type_id else None
     return listing
+
+
+@admin_required
+def project_issue_types(request):
+    """The issue-type control of one sync-rules row for the key typed or picked (fetched by app.js
+    when the key changes; without JavaScript the page shows the saved project's types)."""
+    connection = connection_current(organization=request.membership.organization)
+    site_id = request.GET.get("site", "")
+    site = site_get(organization=request.membership.organization, site_id=int(site_id) if site_id.isdigit() else 0)
+    key = request.GET.get("project", "").strip()
+    rule = SiteSyncRule(site=site, project_key=key, issue_type_name=request.GET.get("current", ""))
+    row = SyncRow(site=site, rule=rule, pushable=None)
+    row.issue_types = []
+    if connection is not None and connection.status == JiraConnection.Status.ACTIVE and PROJECT_KEY.match(key):
+        row.issue_types = projects.issue_type_names(connection=connection, client=client_for(connection), project_key=key)
+    if rule.issue_type_name not in row.issue_types:
+        rule.issue_type_name = ""
+    return render(request, "jira/_issue_type_control.html", {"row": row, "is_admin": True})
 
 
 @member_required

@@ -193,6 +193,27 @@
     });
   }
 
+  // Sync rules: when a row's project key changes, its issue-type control offers that project's types.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("[data-rule-project]")) return;
+    var row = input.closest("[data-rule-row]");
+    var control = row && row.querySelector("[data-issue-type-control][data-src]");
+    if (!control) return;
+    var current = control.querySelector("select, input");
+    var url = control.getAttribute("data-src") + "&project=" + encodeURIComponent(input.value.trim()) +
+      "&current=" + encodeURIComponent(current ? current.value : "");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(); })
+      .then(function (html) {
+        if (control.contains(document.activeElement)) return;  // never pull a control from under the user
+        control.outerHTML = html;
+        var form = row.closest("[data-rules-form]");
+        if (form) updateRules(form);
+      })
+      .catch(function () { /* the typed name still works; the server checks it on save */ });
+  });
+
   ["change", "input"].forEach(function (type) {
     document.addEventListener(type, function (event) {
       var picker = event.target.closest && event.target.closest("[data-picker]");
@@ -259,10 +280,14 @@
 // it comes back the next time the pointer or focus arrives.
 (function () {
   "use strict";
+  var hovered = null;  // tracked from pointer events: :hover can lag a frame behind the pointer
+  document.addEventListener("pointerover", function (event) {
+    hovered = (event.target.closest && event.target.closest(".tooltip-host")) || null;
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     document.querySelectorAll(".tooltip-host").forEach(function (host) {
-      if (host.matches(":hover") || host.matches(":focus-within")) host.setAttribute("data-dismissed", "");
+      if (host === hovered || host.matches(":hover") || host.matches(":focus-within")) host.setAttribute("data-dismissed", "");
     });
   });
   function reset(event) {
@@ -273,7 +298,10 @@
   }
   document.addEventListener("pointerout", function (event) {
     var host = event.target.closest && event.target.closest(".tooltip-host");
-    if (host && !host.contains(event.relatedTarget)) host.removeAttribute("data-dismissed");
+    if (host && !host.contains(event.relatedTarget)) {
+      host.removeAttribute("data-dismissed");
+      if (hovered === host) hovered = null;
+    }
   });
   document.addEventListener("focusout", reset);
 })();
