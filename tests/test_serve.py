@@ -22,11 +22,24 @@ SECRET_CODE = "oauth-code-that-must-never-be-logged-7f3a"
 SECRET_BEARER = "bearer-value-that-must-never-be-logged-91c2"
 
 
+# What the TLS-terminating proxy in front of gunicorn adds to every request it forwards.
+PROXIED = {"Host": "allyproof.example.test", "X-Forwarded-Proto": "https"}
+
+
+def _get(url: str, **kwargs) -> httpx.Response:
+    return httpx.get(url, headers={**PROXIED, **kwargs.pop("headers", {})}, **kwargs)
+
+
+def _post(url: str, **kwargs) -> httpx.Response:
+    return httpx.post(url, headers={**PROXIED, **kwargs.pop("headers", {})}, **kwargs)
+
+
 def production_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALLYPROOF_", "DATABASE_URL", "REDIS_URL"))}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(
-        ALLYPROOF_ENV="production", ALLYPROOF_DATA_DIR=str(data_dir), ALLYPROOF_SECRET_KEY="s" * 60,
+        ALLYPROOF_ENV="production", ALLYPROOF_DATA_DIR=str(data_dir), ALLYPROOF_SECRET_KEY="serve-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        ALLYPROOF_BEHIND_PROXY="1", ALLYPROOF_PROXY_SSL_HEADER="X-Forwarded-Proto",
         ALLYPROOF_ENCRYPTION_KEYS="p1:dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk=",
         ALLYPROOF_PUBLIC_URL="https://allyproof.example.test", ATLASSIAN_CLIENT_ID="client-id",
         ATLASSIAN_CLIENT_SECRET="client-secret-value", ALLYPROOF_PORT="0", ALLYPROOF_WEB_WORKERS="1",
@@ -69,7 +82,7 @@ class Served:
         deadline = time.monotonic() + 60
         while True:
             try:
-                return httpx.get(base + "health/?format=json", timeout=10)
+                return _get(base + "health/?format=json", timeout=10)
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     raise
@@ -111,8 +124,8 @@ def alive(pid: int) -> bool:
 
 def touch_secrets(base: str) -> None:
     """Requests whose secrets must stay out of every log line: an OAuth callback, a bearer header."""
-    httpx.get(base + f"settings/integrations/jira/callback/?code={SECRET_CODE}&state=abc", timeout=10)
-    httpx.post(base + "integrations/jira/webhook/", headers={"Authorization": f"Bearer {SECRET_BEARER}"},
+    _get(base + f"settings/integrations/jira/callback/?code={SECRET_CODE}&state=abc", timeout=10)
+    _post(base + "integrations/jira/webhook/", headers={"Authorization": f"Bearer {SECRET_BEARER}"},
                content=b"{}", timeout=10)
 
 
@@ -152,9 +165,9 @@ def test_serve_on_postgres_and_redis(tmp_path, fresh_postgres_url):
         assert states["queue"]["detail"].startswith("Redis queue:")
         touch_secrets(base)
         for _ in range(5):
-            httpx.post(base + "integrations/jira/webhook/", content=b"{}", timeout=10)
+            _post(base + "integrations/jira/webhook/", content=b"{}", timeout=10)
         # Two gunicorn workers answered those; one scrape counts all six (multiprocess mode).
-        scrape = httpx.get(base + "metrics", timeout=10).text
+        scrape = _get(base + "metrics", timeout=10).text
         assert 'allyproof_jira_webhook_deliveries_total{outcome="unauthenticated"} 6.0' in scrape
         started = {event["process"]: event["pid"] for event in served.events("started")}
         assert set(started) == {"web", "consumer-1", "consumer-2"}

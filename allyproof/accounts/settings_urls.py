@@ -15,6 +15,7 @@ urlpatterns = [
     path("settings/support/", views.support_page, name="settings_support"),
     # The one-time link an invited person follows to choose a password (Django's reset-token view).
     path("accounts/set-password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        template_name="accounts/set_password.html", post_reset_login=True, success_url="/sites/"),
+        template_name="accounts/set_password.html", post_reset_login=True, success_url="/sites/",
+        post_reset_login_backend="django.contrib.auth.backends.ModelBackend"),
         name="password_set"),
 ]

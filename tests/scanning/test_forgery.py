@@ -98,8 +98,10 @@ def test_allow_private_allows_everything():
 def test_configuration_decides_the_policy(settings):
     settings.CONFIG = config.load({"ALLYPROOF_ENV": "test"})
     assert policy_from_config() == AddressPolicy(allow_loopback=True)
-    production = {"ALLYPROOF_ENV": "production", "ALLYPROOF_SECRET_KEY": "s" * 50, "ATLASSIAN_CLIENT_ID": "i",
-                  "ATLASSIAN_CLIENT_SECRET": "c", "ALLYPROOF_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "="}
+    production = {"ALLYPROOF_ENV": "production", "ALLYPROOF_SECRET_KEY": "forgery-test-" + "0123456789abcdef" * 3,
+                  "ALLYPROOF_PUBLIC_URL": "https://allyproof.example.test", "ALLYPROOF_BEHIND_PROXY": "0",
+                  "ATLASSIAN_CLIENT_ID": "i", "ATLASSIAN_CLIENT_SECRET": "c",
+                  "ALLYPROOF_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "="}
     settings.CONFIG = config.load(production)
     assert policy_from_config() == AddressPolicy()
     settings.CONFIG = config.load({**production, "ALLYPROOF_SCAN_ALLOW_PRIVATE": "1"})
