@@ -24,6 +24,7 @@ from tests.support.a11y import (
     at_reflow_width,
     tab_until,
 )
+from tests.jira.conftest import huey_immediate  # noqa: F401  (a prompt worker: the push answers in the request)
 from tests.support.browser import assert_no_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -150,7 +151,8 @@ def test_info_and_success_messages_look_different(world, browser_page, live_serv
     assert success_bg != info_bg
 
 
-def test_keys_never_wrap_and_created_does_not_look_like_a_button(world, browser_page, live_server, member_user):
+def test_keys_never_wrap_and_created_does_not_look_like_a_button(world, browser_page, live_server, member_user,
+                                                                  huey_immediate):
     page = browser_page
     sign_in(page, live_server, member_user.email)
     site, other = world["site"], world["other"]
@@ -282,7 +284,7 @@ def test_keyboard_only_bulk_push_keeps_focus_in_the_block_and_announces_the_end(
     assert_no_axe_violations(page)
 
 
-def test_keyboard_only_single_push_keeps_focus(world, browser_page, live_server, member_user):
+def test_keyboard_only_single_push_keeps_focus(world, browser_page, live_server, member_user, huey_immediate):
     page = browser_page
     sign_in(page, live_server, member_user.email)
     page.goto(f"{live_server.url}/sites/{world['site'].pk}/violations/{world['other'].pk}/")
