@@ -124,13 +124,21 @@ class Violation(models.Model):
         return f"{self.rule_id} on {self.site}"
 
     @property
+    def fixed_by_scan(self) -> bool:
+        return self.resolved_source.startswith("scan:")
+
+    @property
+    def fixed_text(self) -> str:
+        return f"not detected in scan of {self.resolved_at:%-d %b %Y}" if self.resolved_at else ""
+
+    @property
     def resolved_by_label(self) -> str:
         """A person, or what resolved it: "Jira (ACME-12)" for a source of "jira:ACME-12"."""
         if self.resolved_by_id:
             return str(self.resolved_by)
         system, _, detail = self.resolved_source.partition(":")
         if system == "scan" and self.resolved_at:
-            return f"Fixed — not detected in scan of {self.resolved_at:%-d %b %Y}"
+            return f"Fixed — {self.fixed_text}"
         return f"{system.capitalize()} ({detail})" if detail else self.resolved_source
 
 

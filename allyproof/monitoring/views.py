@@ -75,7 +75,8 @@ def _site_page_context(request, site, upload_form=None):
         "status": status,
         "sort": sort,
         "counts": selectors.violation_counts(site=site),
-        "latest_scan": selectors.scans_for_organization(organization=site.organization, site=site).first(),
+        "latest_scan": selectors.scans_for_organization(organization=site.organization, site=site)
+        .filter(status=Scan.Status.COMPLETED).first(),
         "upload_form": upload_form or ScanUploadForm(),
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
         "impacts": IMPACT_ORDER,

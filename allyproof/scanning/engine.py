@@ -121,7 +121,10 @@ class Scan:
 
     async def route(self, route: Route) -> None:
         request = route.request
-        frame = request.frame if request.resource_type != "other" else None
+        try:
+            frame = request.frame
+        except PlaywrightError:  # a request without a frame (a worker's): never a page's navigation
+            frame = None
         top = bool(frame and frame.parent_frame is None and request.is_navigation_request())
         page = frame.page if frame else None
 

@@ -153,7 +153,9 @@ def scan_run_execute(*, run_id: int, overrides: Overrides | None = None) -> Scan
     """Runs (or resumes) one queued run to the end. Idempotent: a finished run is left alone."""
     overrides = overrides or Overrides()
     now = clock.now()
-    claimed = ScanRun.objects.filter(pk=run_id, status__in=ScanRun.ACTIVE).update(
+    # Only a queued run is claimed: a duplicate task (the sweeper re-enqueued it, Huey retried) finds
+    # it running and leaves it to its worker; the sweeper turns a dead worker's run back into queued.
+    claimed = ScanRun.objects.filter(pk=run_id, status=ScanRun.Status.QUEUED).update(
         status=ScanRun.Status.RUNNING, heartbeat_at=now)
     run = ScanRun.objects.select_related("site", "scan").filter(pk=run_id).first()
     if not claimed or run is None:

@@ -111,3 +111,16 @@ def test_a_violation_reopened_before_the_job_ran_is_not_told(site, pushed, sandb
     told = scan_fixed.scan_fixed(scan_id=seen[0].scan_id, violation_ids=list(seen[0].violation_ids),
                                  client_for=lambda c: client_for(c, gate=NoGate()))
     assert told == 0 and comments(sandbox, "ACME-1") == []
+
+
+def test_admins_choose_what_fixed_does_in_jira(site, pushed, client, member_user):
+    html = client.get(f"/sites/{site.pk}/").content.decode()  # the fixture signed in an admin
+    assert "When a scan no longer finds a linked violation" in html
+    response = client.post(f"/sites/{site.pk}/jira/fixed-action/", {"fixed_action": "comment_and_done"})
+    assert response.status_code == 302
+    assert SiteSyncRule.objects.get(site=site).fixed_action == "comment_and_done"
+    client.post(f"/sites/{site.pk}/jira/fixed-action/", {"fixed_action": "delete_everything"}, follow=True)
+    assert SiteSyncRule.objects.get(site=site).fixed_action == "comment_and_done"  # a bad value changes nothing
+    client.force_login(member_user)
+    assert "When a scan no longer finds" not in client.get(f"/sites/{site.pk}/").content.decode()
+    assert client.post(f"/sites/{site.pk}/jira/fixed-action/", {"fixed_action": "comment"}).status_code == 403

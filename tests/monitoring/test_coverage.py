@@ -95,3 +95,12 @@ def received_completed():
     events.subscribe(seen.append)
     yield seen
     events.unsubscribe(seen.append)
+
+
+def test_the_violation_page_says_fixed_by_which_scan(site, client, member_user):
+    factories.ingest(site, [page(A, "image-alt")], scanned_at=T0)
+    factories.ingest(site, [page(A)], scanned_at=T1)
+    violation = site.violations.get()
+    client.force_login(member_user)
+    html = client.get(f"/sites/{site.pk}/violations/{violation.pk}/").content.decode()
+    assert "Resolved: fixed — not detected in scan of 8 Nov 2026" in html

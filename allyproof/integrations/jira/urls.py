@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import push_views, views, webhook_views
+from . import push_views, scan_fixed_views, views, webhook_views
 
 urlpatterns = [
     path("settings/integrations/", views.integrations, name="integrations"),
@@ -19,4 +19,5 @@ urlpatterns = [
     path("sites/<int:site_id>/jira/", push_views.site_block, name="jira_site_block"),
     path("sites/<int:site_id>/jira/picker/", push_views.site_picker, name="jira_site_picker"),
     path("sites/<int:site_id>/jira/jobs/<int:job_id>/retry/", push_views.job_retry, name="jira_job_retry"),
+    path("sites/<int:site_id>/jira/fixed-action/", scan_fixed_views.fixed_action_save, name="jira_fixed_action"),
 ]
