@@ -74,3 +74,16 @@ def test_redis_gate_holds_a_slot_reserved_before_the_pause():
     assert len(slept) == 2 and slept[1] >= 1.5  # woke, saw the pause, waited for its end
     for key in worker_a.redis.scan_iter("allyproof-test:pause:*"):
         worker_a.redis.delete(key)
+
+
+@pytest.mark.django_db
+def test_a_long_unknown_reason_is_stored_cut_to_its_column():
+    from allyproof.integrations.jira.models import PacingGate
+
+    t = SharedTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    gate.pause("site-a", 3, "x" * 100)  # RateLimit-Reason is Atlassian's text: never trust its length
+    stored = PacingGate.objects.get(key="site-a")
+    assert stored.pause_reason == "x" * 60 and stored.paused_until == t.now + 3
+    gate.pause("site-a", 1, "jira-burst-based")  # a shorter pause never shortens a longer one
+    assert PacingGate.objects.get(key="site-a").paused_until == t.now + 3
