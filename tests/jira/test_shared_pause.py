@@ -87,3 +87,20 @@ def test_a_long_unknown_reason_is_stored_cut_to_its_column():
     assert stored.pause_reason == "x" * 60 and stored.paused_until == t.now + 3
     gate.pause("site-a", 1, "jira-burst-based")  # a shorter pause never shortens a longer one
     assert PacingGate.objects.get(key="site-a").paused_until == t.now + 3
+
+
+@pytest.mark.django_db
+def test_a_global_quota_429_without_retry_after_pauses_until_its_reset():
+    import datetime as dt
+
+    from allyproof.core import clock
+    from allyproof.integrations.jira.models import PacingGate
+
+    t = SharedTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    quota = JiraRateLimited("429", reason="jira-quota-global-based", retry_after=None,
+                            reset_at=now + dt.timedelta(minutes=30))  # X-RateLimit-Reset: the top of the hour
+    with clock.frozen(now):
+        pacing.pause_for(gate, "site-a", quota)
+    assert PacingGate.objects.get(key=pacing.GLOBAL).paused_until == t.now + 1800
