@@ -74,3 +74,33 @@ def test_redis_gate_holds_a_slot_reserved_before_the_pause():
     assert len(slept) == 2 and slept[1] >= 1.5  # woke, saw the pause, waited for its end
     for key in worker_a.redis.scan_iter("allyproof-test:pause:*"):
         worker_a.redis.delete(key)
+
+
+@pytest.mark.django_db
+def test_a_long_unknown_reason_is_stored_cut_to_its_column():
+    from allyproof.integrations.jira.models import PacingGate
+
+    t = SharedTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    gate.pause("site-a", 3, "x" * 100)  # RateLimit-Reason is Atlassian's text: never trust its length
+    stored = PacingGate.objects.get(key="site-a")
+    assert stored.pause_reason == "x" * 60 and stored.paused_until == t.now + 3
+    gate.pause("site-a", 1, "jira-burst-based")  # a shorter pause never shortens a longer one
+    assert PacingGate.objects.get(key="site-a").paused_until == t.now + 3
+
+
+@pytest.mark.django_db
+def test_a_global_quota_429_without_retry_after_pauses_until_its_reset():
+    import datetime as dt
+
+    from allyproof.core import clock
+    from allyproof.integrations.jira.models import PacingGate
+
+    t = SharedTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    quota = JiraRateLimited("429", reason="jira-quota-global-based", retry_after=None,
+                            reset_at=now + dt.timedelta(minutes=30))  # X-RateLimit-Reset: the top of the hour
+    with clock.frozen(now):
+        pacing.pause_for(gate, "site-a", quota)
+    assert PacingGate.objects.get(key=pacing.GLOBAL).paused_until == t.now + 1800

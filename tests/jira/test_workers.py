@@ -57,7 +57,9 @@ def world(client, admin_user, org, settings, sandbox_process):
     url = sandbox_process
     settings.CONFIG = settings.CONFIG.__class__(**{
         **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
-        "jira_push_interval_ms": 150, "jira_job_stale_seconds": STALE_SECONDS})
+        "jira_push_interval_ms": 150, "jira_job_stale_seconds": STALE_SECONDS,
+        # A worker killed mid-create leaves an unknown outcome: the protocol's windows, short here.
+        "jira_commit_window_seconds": 1, "jira_search_lag_seconds": 1})
     client.force_login(admin_user)
     jira_client.use_transport(httpx.HTTPTransport())
     connection = connect(client, None)
@@ -74,6 +76,7 @@ def world(client, admin_user, org, settings, sandbox_process):
     workers = []
     env = {**os.environ, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url, "JIRA_PUSH_INTERVAL_MS": "150",
            "JIRA_JOB_STALE_SECONDS": str(STALE_SECONDS), "ALLYPROOF_TEST_DATABASE_URL": "",
+           "JIRA_COMMIT_WINDOW_SECONDS": "1", "JIRA_SEARCH_LAG_SECONDS": "1",
            "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
 
     def start_worker():

@@ -48,7 +48,7 @@ def auto_push(*, site_id: int, new_violation_ids: list[int], connection: JiraCon
     except JiraError as problem:
         check = rules.ProjectCheck("", "", (f"Could not check {rule.project_key} in Jira: {problem}",))
     if check.problems:
-        SiteSyncRule.objects.filter(pk=rule.pk).update(problems=list(check.problems))
+        SiteSyncRule.objects.filter(pk=rule.pk).update(problems=[f"Auto-push paused: {p}" for p in check.problems])
         log.warning("jira.auto_push.blocked site=%s problems=%s", site_id, check.problems)
         return None
     SiteSyncRule.objects.filter(pk=rule.pk).update(problems=[], issue_type_id=check.issue_type_id,

@@ -41,6 +41,7 @@ MAX_ATTEMPTS = 6
 FINAL = (JiraValidationError, JiraAuthError, JiraNotFound)
 PARK_AFTER = 2.0  # seconds: a longer wait for every remaining item hands the job back to the queue
 CHECKING = "Checking Jira…"
+NOT_SENT = "Not sent: Jira refused this site's rule (see above)."
 
 
 def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -225,8 +226,8 @@ def _refused(item: PushJobItem, error: JiraError, *, job: PushJob, client) -> No
         _finish_item(item, PushJobItem.Status.FAILED, reason=str(error))
         return
     _finish_item(item, PushJobItem.Status.FAILED, reason=message)
-    job.items.filter(status=PushJobItem.Status.PENDING).update(
-        status=PushJobItem.Status.FAILED, reason="Not sent: " + message[:290], updated_at=clock.now())
+    job.items.filter(status=PushJobItem.Status.PENDING).update(  # one message, on the job: not one per item
+        status=PushJobItem.Status.FAILED, reason=NOT_SENT, updated_at=clock.now())
     PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.CANCELLED, cancel_reason=message[:200],
                                              finished_at=clock.now())
     if rule is not None:

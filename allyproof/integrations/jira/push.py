@@ -106,11 +106,15 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
     with transaction.atomic():
         try:
             with transaction.atomic():
-                return JiraLink.objects.create(
+                # Inserted already counted as sent (one write fewer per push): the create follows at
+                # once, and a crash from here on must make the next attempt run the protocol.
+                link = JiraLink.objects.create(
                     organization_id=connection.organization_id, violation=violation, cloud_id=connection.cloud_id,
                     dedupe_key=key, project_key=rule.project_key, created_by=by, created_at=now,
-                    claim=claim, claimed_at=now,
+                    claim=claim, claimed_at=now, sent_at=now, outcome_unknown=True,
                 )
+                link.fresh = True  # this attempt itself has nothing outstanding to look for
+                return link
         except IntegrityError:
             link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
@@ -210,7 +214,7 @@ def violation_push(
     issue = None
     for _ in range(3):  # a create, then (with zero windows only) a retry the protocol allows at once
         try:
-            found = _check_unknown(client, link, windows)
+            found = None if getattr(link, "fresh", False) else _check_unknown(client, link, windows)
         except PushChecking:
             raise
         except Exception:
@@ -241,9 +245,11 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
                               project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label)
     if not rule.issue_type_id:
         body["fields"]["issuetype"] = {"name": rule.issue_type_name or "Task"}
-    # Committed before the create leaves: from here on a crash counts as an unknown outcome.
-    link.sent_at, link.outcome_unknown = clock.now(), True
-    link.save(update_fields=["sent_at", "outcome_unknown"])
+    if getattr(link, "fresh", False):
+        link.fresh = False  # sent_at was stored with the reservation, a moment ago
+    else:  # committed before the create leaves: from here on a crash counts as an unknown outcome
+        link.sent_at, link.outcome_unknown = clock.now(), True
+        link.save(update_fields=["sent_at", "outcome_unknown"])
     try:
         return client.create_issue(body)
     except JiraUnknownOutcome:

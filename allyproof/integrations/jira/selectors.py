@@ -163,8 +163,7 @@ def violation_button(*, violation: Violation) -> dict:
         items__violation=violation, items__status=PushJobItem.Status.PENDING,
         status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING],
     ).order_by("created_at").first()
-    if (link is not None and link.status == JiraLink.Status.CREATING and not pending_job and not _in_flight(link)
-            and link.state != "checking"):
+    if link is not None and link.status == JiraLink.Status.CREATING and not pending_job and not _in_flight(link):
         link = None  # an attempt that died: pushing again searches by label before it creates
     reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
     return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job}
