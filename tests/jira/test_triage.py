@@ -106,3 +106,22 @@ def test_the_sync_rules_form_offers_the_projects_priorities_and_components(conne
         "site": [site.pk], f"site-{site.pk}-enabled": "on", f"site-{site.pk}-project": "ACME",
         f"site-{site.pk}-severities": ["critical"], f"site-{site.pk}-priority-critical": "Blocker"})
     assert refused.status_code == 400 and "ACME has no priority &#x27;Blocker&#x27;" in refused.content.decode()
+
+
+def test_a_push_carries_the_sites_triage_into_jira(connected, site, sandbox):
+    """The push path itself (not only content.issue_body) sends the saved priority, labels and components."""
+    from allyproof.integrations.jira import push
+    from tests import factories
+    from tests.jira.conftest import NoGate
+
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+    assert save(connected, site, triage.Triage(priorities={"critical": "Highest"}, labels=("client-acme",),
+                                               components=("Website",))).ok
+    violation = site.violations.filter(impact="critical").first()
+    result = push.violation_push(violation=violation, connection=connected,
+                                 client=client_for(connected, gate=NoGate()),
+                                 violation_url=push.absolute_violation_url(violation))
+    issue = next(i for i in sandbox.issues(None) if i["key"] == result.link.issue_key)
+    assert issue["fields"]["priority"]["name"] == "Highest"
+    assert [c["name"] for c in issue["fields"]["components"]] == ["Website"]
+    assert "client-acme" in issue["fields"]["labels"]

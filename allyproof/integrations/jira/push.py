@@ -27,7 +27,7 @@ from allyproof.core import clock, metrics
 from allyproof.monitoring import wcag
 from allyproof.monitoring.models import Violation
 
-from . import content, outcome
+from . import content, outcome, triage
 from .client import JiraClient
 from .errors import JiraError, JiraRateLimited, JiraUnknownOutcome
 from .gates import Situation, block_reason
@@ -242,7 +242,8 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
             violation_url: str, windows: outcome.Windows) -> dict | None:
     """The created (or, after an unknown outcome, found) issue; None when the protocol allows another try."""
     body = content.issue_body(issue_input(violation, key=key, violation_url=violation_url),
-                              project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label)
+                              project_key=link.project_key, issue_type_id=rule.issue_type_id or "", label=link.label,
+                              triage=triage.for_rule(rule))
     if not rule.issue_type_id:
         body["fields"]["issuetype"] = {"name": rule.issue_type_name or "Task"}
     if getattr(link, "fresh", False):
