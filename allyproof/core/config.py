@@ -46,6 +46,7 @@ class Config:
     jira_push_interval_ms: int
     jira_job_stale_seconds: int
     max_upload_bytes: int
+    jira_sync_log_days: int = 90
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -162,6 +163,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         jira_push_interval_ms=_int(env, "JIRA_PUSH_INTERVAL_MS", 150, problems),
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
+        jira_sync_log_days=_int(env, "JIRA_SYNC_LOG_DAYS", 90, problems, minimum=1),
         notes=notes,
     )
     if production and not (config.atlassian_client_id and config.atlassian_client_secret):

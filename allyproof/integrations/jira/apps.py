@@ -9,10 +9,10 @@ class JiraConfig(AppConfig):
     def ready(self) -> None:
         from allyproof.monitoring import events, table_columns
 
-        from . import autopush, columns, connection, jobs, status_sync  # noqa: F401  (status_sync fills HANDLERS)
+        from . import columns, connection, jobs, scan_followup
 
         table_columns.register(columns.COLUMN)
-        events.subscribe(autopush.on_scan_completed)
+        events.subscribe(scan_followup.on_scan_completed)
 
         if jobs.push_jobs_cancel not in connection.DISCONNECT_HOOKS:
             connection.DISCONNECT_HOOKS.append(jobs.push_jobs_cancel)

@@ -227,6 +227,7 @@ COMMENT = "/rest/api/3/issue/{key}/comment"
 PROPERTY = "/rest/api/3/issue/{key}/properties/{prop}"
 SEARCH = "/rest/api/3/search/jql"
 WEBHOOK = "/rest/api/3/webhook"
+TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
 WEBHOOK_REFRESH = "/rest/api/3/webhook/refresh"
 
 
@@ -290,6 +291,12 @@ class JiraClient:
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> dict[str, Any]:
         return _json(self._call("POST", COMMENT.format(key=key), idempotent=False, json={"body": body_adf}))
+
+    def get_transitions(self, key: str) -> list[dict[str, Any]]:
+        return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])
+
+    def transition_issue(self, key: str, transition_id: str) -> None:
+        self._call("POST", TRANSITIONS.format(key=key), idempotent=False, json={"transition": {"id": transition_id}})
 
     def set_issue_property(self, key: str, prop: str, value: Any) -> None:
         self._call("PUT", PROPERTY.format(key=key, prop=prop), idempotent=True, json=value)

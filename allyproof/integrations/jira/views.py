@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -13,6 +14,7 @@ from . import connection as connection_service
 from . import webhooks
 from .gateway import client_for
 from .models import JiraConnection
+from .tasks import webhook_verify_task
 from .gates import IMPACT_LABELS
 from .selectors import connection_current, sync_rows
 
@@ -41,7 +43,7 @@ def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
     return {
         "connection": connection,
         "is_admin": request.membership.is_admin,
-        "webhook_url": webhooks.webhook_url(),
+        "webhook_url": webhooks.webhook_url(connection) if connection is not None else "",
         "rows": rows,
         "impacts": IMPACT_CHOICES,
     }
@@ -73,6 +75,9 @@ def oauth_callback(request):
     except connection_service.ConnectError as problem:
         messages.error(request, str(problem))
         return redirect("integrations")
+    if result.connection.is_active:  # a reconnect: check Jira still has the registration the rules need
+        connection_id = result.connection.pk
+        transaction.on_commit(lambda: webhook_verify_task(connection_id))
     if result.needs_site_choice:
         messages.info(request, "Your Atlassian account can reach several Jira sites: pick the one for this organization.")
     else:
