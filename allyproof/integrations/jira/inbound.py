@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from allyproof.core import clock
 
 from .models import InboundEvent, JiraConnection, JiraLink
-from .status_sync import HANDLERS, IGNORED_EVENTS, Handled, link_for
+from .status_sync import HANDLERS, IGNORED_EVENTS, Handled, Handler, link_for
 from .sync_log import sync_log_write
 from .webhook_payload import BadPayload, Event, parse
 
@@ -57,12 +57,32 @@ def authenticate(authorization: str | None) -> dict[str, Any]:
     if header.get("alg") != "HS256":  # never "none", never an algorithm the sender picks
         raise Unauthenticated(f"algorithm {header.get('alg')!r} is not accepted")
     try:
-        return jwt.decode(
-            token, settings.CONFIG.atlassian_client_secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
-            options={"require": [], "verify_aud": False},
+        # Signature here; the times below against our one clock seam (PyJWT would read the wall clock).
+        claims = jwt.decode(
+            token, settings.CONFIG.atlassian_client_secret, algorithms=["HS256"],
+            options={"require": [], "verify_aud": False, "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": False},
         )
     except jwt.PyJWTError as error:
         raise Unauthenticated(f"token rejected ({error.__class__.__name__})") from None
+    _check_times(claims, clock.now().timestamp())
+    return claims
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    def number(name: str) -> float | None:
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthenticated(f"token rejected (Invalid{name.capitalize()}Error)")
+        return float(value)
+
+    exp, iat, nbf = number("exp"), number("iat"), number("nbf")
+    if exp is not None and exp < now - LEEWAY_SECONDS:
+        raise Unauthenticated("token rejected (ExpiredSignatureError)")
+    if (iat is not None and iat > now + LEEWAY_SECONDS) or (nbf is not None and nbf > now + LEEWAY_SECONDS):
+        raise Unauthenticated("token rejected (ImmatureSignatureError)")
 
 
 def connection_for_url(token: str) -> JiraConnection | None:
@@ -86,7 +106,7 @@ def _refuse(connection: JiraConnection | None, status: int, code: str, message: 
 
 
 def receive(*, url_token: str, authorization: str | None, identifier: str, content_length: int | None,
-            read_body: Callable[[], bytes]) -> Answer:
+            read_body: Callable[[], bytes], handlers: dict[str, Handler] | None = None) -> Answer:
     connection = connection_for_url(url_token)
     if connection is None:
         return _refuse(None, 404, "unknown_url", "no connection has this callback URL", identifier)
@@ -101,7 +121,7 @@ def receive(*, url_token: str, authorization: str | None, identifier: str, conte
         event = parse(read_body())
     except BadPayload as problem:
         return _refuse(connection, 400, "bad_payload", str(problem), identifier)
-    return _accept(connection, event, identifier)
+    return _accept(connection, event, identifier, HANDLERS if handlers is None else handlers)
 
 
 def _seen(connection: JiraConnection, identifier: str, key: str) -> InboundEvent | None:
@@ -130,16 +150,15 @@ def _claim(connection: JiraConnection, event: Event, identifier: str, key: str) 
         return None
 
 
-def _handle(connection: JiraConnection, event: Event, link: JiraLink | None) -> Handled:
+def _handle(connection: JiraConnection, event: Event, link: JiraLink | None,
+            handlers: dict[str, Handler]) -> Handled:
     if not connection.is_active:
         return Handled(InboundEvent.Outcome.IGNORED, "connection_inactive",
                        f"ignored: the connection is {connection.get_status_display().lower()}")
-    if urlsplit(event.issue_self).netloc != urlsplit(connection.site_url).netloc:
-        return Handled(InboundEvent.Outcome.UNMATCHED, "other_site", "ignored: the issue is on another Jira site")
     now = clock.now()
     if connection.last_webhook_at is None or now - connection.last_webhook_at > LAST_SEEN_RESOLUTION:
         JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
-    handler = HANDLERS.get(event.name)
+    handler = handlers.get(event.name)
     if handler is None:
         known = event.name in IGNORED_EVENTS
         return Handled(InboundEvent.Outcome.IGNORED, "not_acted_on" if known else "unknown_event",
@@ -147,7 +166,21 @@ def _handle(connection: JiraConnection, event: Event, link: JiraLink | None) -> 
     return handler(connection, event, link)
 
 
-def _accept(connection: JiraConnection, event: Event, identifier: str) -> Answer:
+def _other_site(connection: JiraConnection, event: Event, identifier: str) -> Answer:
+    """Recorded without a dedupe key: a delivery naming another site's issue must never mask ours."""
+    InboundEvent.objects.create(
+        connection=connection, identifier=identifier[:200], event=event.name[:60], issue_id=event.issue_id[:30],
+        issue_key=event.issue_key[:40], timestamp=event.timestamp, dedupe_key=None, received_at=clock.now(),
+        outcome=InboundEvent.Outcome.UNMATCHED, detail="ignored: the issue is on another Jira site")
+    sync_log_write(direction=INBOUND, outcome="unmatched", code="other_site",
+                   message="ignored: the issue is on another Jira site", connection=connection, event=event.name,
+                   identifier=identifier)
+    return Answer(200, {"outcome": InboundEvent.Outcome.UNMATCHED, "code": "other_site"})
+
+
+def _accept(connection: JiraConnection, event: Event, identifier: str, handlers: dict[str, Handler]) -> Answer:
+    if event.issue_self and urlsplit(event.issue_self).netloc != urlsplit(connection.site_url).netloc:
+        return _other_site(connection, event, identifier)
     link = link_for(connection, event) if connection.cloud_id else None
     key = dedupe_key(connection, event, link)
     violation_id = link.violation_id if link else None
@@ -161,7 +194,7 @@ def _accept(connection: JiraConnection, event: Event, identifier: str) -> Answer
         return Answer(200, {"outcome": InboundEvent.Outcome.DUPLICATE})
     try:
         with transaction.atomic():
-            handled = _handle(connection, event, link)
+            handled = _handle(connection, event, link, handlers)
     except Exception as problem:  # recorded, then answered 500 so Atlassian retries the delivery
         log.exception("jira.webhook.handler_failed record=%s", record.pk)
         _finish(record, InboundEvent.Outcome.FAILED, f"handler failed: {problem.__class__.__name__}")

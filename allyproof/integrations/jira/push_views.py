@@ -154,6 +154,7 @@ def rules_save(request):
         severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
         issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
         auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
+        regression_policy=request.POST.get(f"site-{site_id}-regression", "comment"),
     ) for site_id in _ids(request.POST.getlist("site"))]
     client = client_for(connection)
     result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)

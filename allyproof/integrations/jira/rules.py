@@ -29,6 +29,8 @@ class RuleInput:
     severities: frozenset[str]
     issue_type: str  # a name; "" = the default (Bug, else Task, else the first standard type)
     auto_push: bool
+    # When a scan finds a Jira-resolved violation again: comment only, or comment and reopen the issue.
+    regression_policy: str = "comment"
 
 
 @dataclass
@@ -52,6 +54,8 @@ def _format_errors(rule: RuleInput) -> list[str]:
         errors.append("Unknown severity.")
     elif rule.enabled and not rule.severities:
         errors.append("Tick at least one severity, or nothing from this site can reach Jira.")
+    if rule.regression_policy not in SiteSyncRule.Regression.values:
+        errors.append("Choose what happens in Jira when a violation is detected again.")
     return errors
 
 
@@ -136,6 +140,7 @@ def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
     elif not rule.auto_push:
         row.auto_push_since = None
     row.enabled, row.project_key, row.auto_push = rule.enabled, rule.project_key, rule.auto_push
+    row.regression_policy = rule.regression_policy
     row.severities = [i for i in IMPACTS if i in rule.severities]
     if check is not None:
         row.issue_type_id, row.issue_type_name, row.problems = check.issue_type_id, check.issue_type_name, []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import QuerySet
 
 from allyproof.core import clock
 
@@ -34,25 +33,26 @@ def sync_log_prune(*, now: dt.datetime) -> int:
     return deleted
 
 
+def _line(row: JiraSyncLog) -> dict:
+    return {"at": row.created_at, "direction": row.get_direction_display(), "outcome": row.outcome, "code": row.code,
+            "message": row.message, "issue_key": row.issue_key, "event": row.event}
+
+
 def sync_log_for_connection(*, connection: JiraConnection, outcome: str = "", direction: str = "",
-                            limit: int = 100) -> QuerySet[JiraSyncLog]:
+                            limit: int = 100) -> list[dict]:
     rows = JiraSyncLog.objects.filter(connection=connection)
     if outcome in OUTCOMES:
         rows = rows.filter(outcome=outcome)
     if direction in JiraSyncLog.Direction.values:
         rows = rows.filter(direction=direction)
-    return rows.order_by("-created_at", "-pk")[:limit]
+    return [_line(r) for r in rows.order_by("-created_at", "-pk")[:limit]]
 
 
 def sync_log_for_violation(*, violation_id: int, organization_id: int, limit: int = 200) -> list[dict]:
     """Every exchange about one violation, newest first: the log's lines plus the issue creation(s),
     which the push engine records on the link itself."""
-    rows = [
-        {"at": r.created_at, "direction": r.get_direction_display(), "outcome": r.outcome, "code": r.code,
-         "message": r.message, "issue_key": r.issue_key, "event": r.event}
-        for r in JiraSyncLog.objects.filter(violation_id=violation_id, organization_id=organization_id)
-        .order_by("-created_at", "-pk")[:limit]
-    ]
+    rows = [_line(r) for r in JiraSyncLog.objects.filter(violation_id=violation_id, organization_id=organization_id)
+            .order_by("-created_at", "-pk")[:limit]]
     for link in JiraLink.objects.filter(violation_id=violation_id, organization_id=organization_id).exclude(
             linked_at=None):
         rows.append({"at": link.linked_at, "direction": JiraSyncLog.Direction.OUTBOUND.label, "outcome": "written",

@@ -13,7 +13,9 @@ from allyproof.accounts.decorators import admin_required, member_required
 from . import connection as connection_service
 from . import webhooks
 from .gateway import client_for
-from .models import JiraConnection
+from .models import JiraConnection, JiraSyncLog
+from .sync_log import OUTCOMES, sync_log_for_connection
+from .sync_status import webhook_status
 from .tasks import webhook_verify_task
 from .gates import IMPACT_LABELS
 from .selectors import connection_current, sync_rows
@@ -46,6 +48,19 @@ def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
         "webhook_url": webhooks.webhook_url(connection) if connection is not None else "",
         "rows": rows,
         "impacts": IMPACT_CHOICES,
+        **_sync_context(request, connection),
+    }
+
+
+def _sync_context(request, connection) -> dict:
+    if connection is None or connection.status == JiraConnection.Status.CHOOSING_SITE:
+        return {}
+    outcome, direction = request.GET.get("log_outcome", ""), request.GET.get("log_direction", "")
+    return {
+        "webhook_status": webhook_status(connection=connection),
+        "sync_log": sync_log_for_connection(connection=connection, outcome=outcome, direction=direction),
+        "log_outcome": outcome, "log_direction": direction, "log_outcomes": OUTCOMES,
+        "log_directions": JiraSyncLog.Direction.choices,
     }
 
 

@@ -14,3 +14,11 @@ def jira_site_block(context, site):
 def jira_push_button(context, violation):
     return {**selectors.violation_button(violation=violation), "request": context["request"],
             "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag("jira/_violation_sync_log.html")
+def jira_violation_sync_log(violation):
+    from ..sync_log import sync_log_for_violation
+
+    return {"log_rows": sync_log_for_violation(violation_id=violation.pk,
+                                               organization_id=violation.site.organization_id)}
