@@ -40,15 +40,17 @@ from jira_sandbox.world import DEFAULT_WORLD
 from tests import factories
 from tests.jira.conftest import NoGate, consent, start_connect
 
-EXAMPLES = int(os.environ.get("ALLYPROOF_PROPERTY_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ALLYPROOF_PROPERTY_EXAMPLES", "6"))
 STATUSES = ["To Do", "In Progress", "Done", "Closed"]
 DELIVERY_FAULTS = ["drop", "duplicate", "reorder", "delay", "redeliver"]
 MARKER = re.compile(r"\[AllyProof scan (\d+)\]")
 
 
 def sandbox_config() -> SandboxConfig:
-    """The default world plus a second Done-category status, "Closed"."""
+    """The default world plus a second Done-category status, "Closed". Rate limits off: the clock stands
+    still between steps, so Jira's burst window would never pass (pacing is not this test's subject)."""
     return SandboxConfig.from_dict({
+        "rate_limits": {"enabled": False},
         "statuses": [*DEFAULT_WORLD["statuses"], {"id": "6", "name": "Closed", "category": "done"}],
         "transitions": [*DEFAULT_WORLD["transitions"], {"id": "41", "name": "Close", "to": "Closed"}],
     })
@@ -251,7 +253,10 @@ class SyncBack(RuleBasedStateMachine):
 
     @rule()
     def webhooks_expire(self):
+        """A month passes: every registration expires. The half-hourly reconciliation ran meanwhile (and
+        used the tokens: an idle refresh token would die after 90 days, which is not this test's point)."""
         self.tick(31 * 86400)
+        self.reconcile_now()
 
     @rule(on=st.booleans())
     def first_org_saves_rules(self, on):
@@ -352,6 +357,6 @@ class SyncBack(RuleBasedStateMachine):
 @pytest.mark.django_db
 def test_sync_back_holds_its_promises_under_random_schedules():
     run_state_machine_as_test(SyncBack, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=20, derandomize=EXAMPLES <= 12, deadline=None,
+        max_examples=EXAMPLES, stateful_step_count=20, derandomize=EXAMPLES <= 6, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], print_blob=True,
         database=None))
