@@ -260,3 +260,31 @@ def test_the_sync_log_is_pruned_after_the_retention(linked, sandbox, settings):
     kept = JiraSyncLog.objects.count()
     assert sync_log_prune(now=clock.now() + dt.timedelta(days=89)) == 0
     assert sync_log_prune(now=clock.now() + dt.timedelta(days=91)) == kept
+
+
+def test_case1_the_regression_policy_is_per_site(linked, sandbox, connected, org, same_clock, rules_for,
+                                                   django_capture_on_commit_callbacks):
+    """Two sites, two policies: each regression follows its own site's rule, not the organization's first."""
+    web = factories.site(org, "Web Co", "https://web.example/")
+    factories.ingest(web, factories.axe_fixture("multi_page__site.json").replace(b"www.acme-dental.example",
+                                                                                  b"web.example"), scanned_at=clock.now())
+    rules_for(web, key="WEB")
+    webhooks.webhook_sync(connection=connected, client=client_for(connected))
+    same_clock.advance(1)
+    SiteSyncRule.objects.filter(site=web).update(regression_policy="reopen")
+    assert SiteSyncRule.objects.get(site=linked.site).regression_policy == "comment"
+    other = web.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=other, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(other))
+    for key in ("ACME-1", "WEB-1"):
+        sandbox.transition_issue(None, key, "Done")
+    sandbox.deliver_pending()
+    same_clock.advance(60)
+    follow_up(rescan(linked.site, django_capture_on_commit_callbacks))
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = factories.ingest(web, factories.axe_fixture("multi_page__site.json").replace(
+            b"www.acme-dental.example", b"web.example"), scanned_at=clock.now())
+    follow_up(ScanFollowUp.objects.get(scan_id=scan.pk))
+    categories = {key: sandbox.get_issue(None, key)["fields"]["status"]["statusCategory"]["key"]
+                  for key in ("ACME-1", "WEB-1")}
+    assert categories == {"ACME-1": "done", "WEB-1": "new"}, list(JiraSyncLog.objects.values_list("code", "message"))
