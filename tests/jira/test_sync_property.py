@@ -148,6 +148,8 @@ class SyncBack(RuleBasedStateMachine):
         self.b = Tenant("Other Agency", "WEB", "web.example", self.sb)  # same Jira site, same account
         for violation in self.a.violations + self.b.violations:
             self.reopened[violation.pk] = violation.first_detected_at
+        for index in range(6):  # every violation starts linked: the schedules are about what follows
+            self.push(index)
 
     def teardown(self):
         try:
@@ -177,6 +179,9 @@ class SyncBack(RuleBasedStateMachine):
 
     # operations ---------------------------------------------------------------------------------
     @rule(index=st.integers(0, 5))
+    def push_again(self, index):
+        self.push(index)
+
     def push(self, index):
         tenant, violation = self.violation(index)
         connection = tenant.refresh()
