@@ -175,18 +175,6 @@ else:
         "consumer": {"max_delay": 0.5},
     }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "httpx": {"level": "WARNING"},
-        "huey": {"propagate": False},  # run_huey attaches its own handler; don't print every line twice
-    },
-}
 for note in CONFIG.notes:
     sys.stderr.write(f"allyproof: {note}\n")
 

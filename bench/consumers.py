@@ -279,8 +279,8 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
     one, two = results
     speedup_wall, speedup_span = one["wall"] / two["wall"], one["span"] / two["span"]
     floor = args.tenants * (args.violations - 1) * args.interval_ms / 1000
-    print(f"\nwall = from starting the consumers until every job is completed (includes consumer start-up, "
-          f"~1-2 s); span = first job started → last job finished")
+    print("\nwall = from starting the consumers until every job is completed (includes consumer start-up, "
+          "~1-2 s); span = first job started → last job finished")
     print(f"pacing floor if one consumer did nothing but wait: {args.tenants} × {args.violations - 1} × "
           f"{args.interval_ms} ms = {floor:.1f} s; with two sites at once: {floor / 2:.1f} s")
     print(f"job statuses: {[r['statuses'] for r in results]}; linked issues: {links.count()}, duplicates: {duplicates}")

@@ -15,7 +15,7 @@ Four processes:
      moved In Progress / edited / moved Done there and each jira:issue_updated body is captured;
   3. gunicorn serves allyproof.wsgi with 2 sync workers on 127.0.0.1 (ALLYPROOF_ENV=test, same data
      directory and database);
-  4. a load generator (httpx, one client per thread, N threads) POSTs to /integrations/jira/webhook/
+  4. a load generator (httpx, one client per thread, N threads) POSTs to each connection's /integrations/jira/webhook/<token>/
      with the headers the sandbox sends (Authorization: Bearer <HS256 JWT with the client secret,
      claims iss/iat/exp/context.cloudId as jira_sandbox.webhooks.Deliverer.jwt>,
      X-Atlassian-Webhook-Identifier: a fresh token_hex(16), X-Atlassian-Webhook-Flow: Primary).
@@ -57,7 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-URL_PATH = "/integrations/jira/webhook/"
+URL_PATH = "/integrations/jira/webhook/{token}/"  # each connection has its own callback URL
 CLIENT_ID, CLIENT_SECRET = "allyproof-sandbox", "sandbox-client-secret"
 DEMO_LINKED, OTHER_LINKED, UNLINKED, FILLER_TENANTS, FILLER_LINKS = 2000, 500, 300, 30, 100
 TARGET_RATE, TARGET_P99_MS = 100, 200
@@ -160,7 +160,10 @@ def _setup(workdir: Path) -> dict[str, Any]:
             demo_t, other_t = demo_t[4:], other_t[1:]
         templates[kind] = [{**b, "matchedWebhookIds": [1]} for b in mixed]
     path = workdir / "templates.json"
-    path.write_text(json.dumps({"templates": templates, "cloud_ids": {demo.site_url: demo.cloud_id,
+    path.write_text(json.dumps({"templates": templates,
+                                "paths": {demo.site_url: URL_PATH.format(token=demo.webhook_token),
+                                          other.site_url: URL_PATH.format(token=other.webhook_token)},
+                                "cloud_ids": {demo.site_url: demo.cloud_id,
                                                                       other.site_url: other.cloud_id}}))
     return {"connections": JiraConnection.objects.count(), "links": JiraLink.objects.count(),
             "violations": Violation.objects.count(), "templates": {k: len(v) for k, v in templates.items()}}
@@ -209,7 +212,7 @@ class Deliveries:
     """Distinct deliveries in the 10/70/20 mix; every one gets a fresh identifier and timestamp."""
 
     def __init__(self, data: dict[str, Any]):
-        self.templates, self.cloud_ids = data["templates"], data["cloud_ids"]
+        self.templates, self.cloud_ids, self.paths = data["templates"], data["cloud_ids"], data["paths"]
         self.cursor = {kind: 0 for kind in self.templates}
         self.n = 0
         self.base_ms = int(time.time() * 1000)
@@ -222,7 +225,7 @@ class Deliveries:
         self.cursor[kind] += 1
         return body
 
-    def build(self, count: int, secret: str) -> list[tuple[bytes, dict[str, str]]]:
+    def build(self, count: int, secret: str) -> list[tuple[bytes, dict[str, str], str]]:
         import secrets
 
         out = []
@@ -238,7 +241,7 @@ class Deliveries:
             token = tokens.get(cloud_id) or tokens.setdefault(cloud_id, _sign(secret, cloud_id))
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
                        "X-Atlassian-Webhook-Identifier": secrets.token_hex(16), "X-Atlassian-Webhook-Flow": "Primary"}
-            out.append((json.dumps(body).encode(), headers))
+            out.append((json.dumps(body).encode(), headers, self.paths[site]))
         return out
 
 
@@ -252,7 +255,7 @@ def _server_cpu(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _fire(base_url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int, seconds: float,
+def _fire(base_url: str, requests: list[tuple[bytes, dict[str, str], str]], concurrency: int, seconds: float,
           server_pid: int) -> dict[str, Any]:
     import httpx
 
@@ -269,10 +272,10 @@ def _fire(base_url: str, requests: list[tuple[bytes, dict[str, str]]], concurren
                 i = next(position, None)
             if i is None:
                 return
-            body, headers = requests[i]
+            body, headers, url_path = requests[i]
             started = time.perf_counter()
             try:
-                status = client.post(URL_PATH, content=body, headers=headers).status_code
+                status = client.post(url_path, content=body, headers=headers).status_code
             except httpx.HTTPError:
                 status = 0
             elapsed = time.perf_counter() - started

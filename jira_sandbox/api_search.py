@@ -56,12 +56,13 @@ def search_post(call: JiraCall, req: Request) -> Response:
 def _value_errors(call: JiraCall, query: jql.Query) -> list[str]:
     """Jira rejects clauses naming things that do not exist."""
     site, errors = call.site_state, []
+    omits_missing = call.sb.cfg.site(call.cloud_id).search_omits_missing_keys
     for clause in query.clauses():
         for value in clause.values:
             if clause.field == "project" and not any(
                     value.lower() in (p.key.lower(), p.id, p.name.lower()) for p in site.projects):
                 errors.append(f"The value '{value}' does not exist for the field '{clause.written}'.")
-            elif clause.field == "key" and site.issue(value) is None:
+            elif clause.field == "key" and site.issue(value) is None and not omits_missing:
                 errors.append(f"An issue with key '{value}' does not exist for field '{clause.written}'.")
             elif clause.field == "statusCategory" and value.lower() not in STATUS_CATEGORY_VALUES:
                 errors.append(f"The value '{value}' does not exist for the field '{clause.written}'.")

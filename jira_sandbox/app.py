@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+import contextlib
 import logging
 import threading
 import time
@@ -207,6 +208,18 @@ class Sandbox:
 
     def _actor(self) -> str:
         return self.cfg.accounts[0].account_id
+
+    @contextlib.contextmanager
+    def same_millisecond(self):
+        """Changes made inside happen at one instant of the sandbox clock: their webhooks share a timestamp."""
+        with self.lock:
+            was_frozen = self.clock.frozen
+            self.clock.freeze()
+            try:
+                yield
+            finally:
+                if not was_frozen:
+                    self.clock.unfreeze()
 
     def transition_issue(self, cloud_id: str | None, key: str, to_status_name: str) -> dict[str, Any]:
         issue = self.jira.transition(self._cloud(cloud_id), key, to_status_name, self._actor())

@@ -79,6 +79,8 @@ class Site:
     projects: list[Project] = field(default_factory=list)
     # accessible-resources can list a non-Jira container with the same id (Atlassian docs §1.4).
     confluence: bool = False
+    # Jira has answered a search naming a deleted key both ways: 400 for the whole query, or the other keys.
+    search_omits_missing_keys: bool = False
 
 
 @dataclass

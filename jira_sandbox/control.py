@@ -35,10 +35,11 @@ def add_fault(sb: Sandbox, req: Request) -> Response:
 def add_delivery_fault(sb: Sandbox, req: Request) -> Response:
     b = _body(req)
     try:
-        fault = sb.faults.add_delivery(kind=b.get("kind", ""), count=int(b.get("count", 1)))
-    except ValueError as exc:
+        fault = sb.faults.add_delivery(kind=b.get("kind", ""), count=int(b.get("count", 1)), seconds=b.get("seconds"))
+    except (ValueError, TypeError) as exc:
         return error_collection(400, [str(exc)])
-    return json_response({"id": fault.id, "kind": fault.kind, "remaining": fault.count}, 201)
+    return json_response({"id": fault.id, "kind": fault.kind, "remaining": fault.count, "seconds": fault.seconds},
+                         201)
 
 
 def clear_faults(sb: Sandbox, req: Request) -> Response:
@@ -92,21 +93,47 @@ def required_field(sb: Sandbox, req: Request) -> Response:
     return json_response({"ok": True}, 201)
 
 
-def act_on_issue(sb: Sandbox, req: Request) -> Response:
-    """Act as a Jira user: {"action": "transition", "status": "Done"} | comment | delete."""
-    b, cloud, key = _body(req), req.params["cloud"], req.params["key"]
+def _act(sb: Sandbox, cloud: str, key: str, b: dict[str, Any]) -> tuple[Any, int]:
     action = b.get("action")
+    if action == "transition":
+        return sb.transition_issue(cloud, key, b["status"]), 200
+    if action == "comment":
+        return sb.add_comment(cloud, key, b["text"]), 201
+    if action == "edit" and isinstance(b.get("fields"), dict) and b["fields"]:
+        return sb.edit_issue(cloud, key, **b["fields"]), 200
+    if action == "delete":
+        sb.delete_issue(cloud, key)
+        return {"deleted": key}, 200
+    raise ValueError("action must be transition, comment, edit (with fields) or delete")
+
+
+def act_on_issue(sb: Sandbox, req: Request) -> Response:
+    """Act as a Jira user: {"action": "transition", "status": "Done"} | comment | edit | delete, or
+    {"actions": [...]} run in order within one millisecond of the sandbox clock (same webhook timestamp)."""
+    b, cloud, key = _body(req), req.params["cloud"], req.params["key"]
     try:
-        if action == "transition":
-            return json_response(sb.transition_issue(cloud, key, b["status"]))
-        if action == "comment":
-            return json_response(sb.add_comment(cloud, key, b["text"]), 201)
-        if action == "delete":
-            sb.delete_issue(cloud, key)
-            return json_response({"deleted": key})
+        if isinstance(b.get("actions"), list):
+            with sb.same_millisecond():
+                results = [_act(sb, cloud, key, a if isinstance(a, dict) else {})[0] for a in b["actions"]]
+            return json_response(results)
+        result, status = _act(sb, cloud, key, b)
+        return json_response(result, status)
+    except KeyError as exc:
+        return error_collection(400, [f"missing {exc}"])
     except (LookupError, ValueError) as exc:
         return error_collection(404 if isinstance(exc, LookupError) else 400, [str(exc)])
-    return error_collection(400, ["action must be transition, comment or delete"])
+
+
+def site_options(sb: Sandbox, req: Request) -> Response:
+    """Per-site behaviour switches: {"search_omits_missing_keys": true} makes search leave a missing
+    key out of its answer instead of refusing the whole query with 400 (Jira has done both)."""
+    b = _body(req)
+    site = sb.cfg.site(req.params["cloud"])
+    if site is None:
+        return error_collection(404, [f"No site with cloud id {req.params['cloud']}"])
+    if "search_omits_missing_keys" in b:
+        site.search_omits_missing_keys = bool(b["search_omits_missing_keys"])
+    return json_response({"search_omits_missing_keys": site.search_omits_missing_keys})
 
 
 def search_lag(sb: Sandbox, req: Request) -> Response:
@@ -146,7 +173,8 @@ ROUTES = [
     ("POST", "deliver", deliver), ("GET", "deliveries", deliveries),
     ("GET", "conformance", conformance), ("GET", "requests", requests_log),
     ("POST", "auto-approve", set_auto_approve), ("POST", "required-fields", required_field),
-    ("POST", "sites/{cloud}/issues/{key}", act_on_issue), ("POST", "expire-access-tokens", expire_tokens),
+    ("POST", "sites/{cloud}/issues/{key}", act_on_issue), ("POST", "sites/{cloud}/options", site_options),
+    ("POST", "expire-access-tokens", expire_tokens),
     ("POST", "search-lag", search_lag), ("POST", "commit-due", commit_due),
     ("POST", "link-types", link_types), ("GET", "issue-links", issue_links),
 ]

@@ -15,7 +15,11 @@ KINDS = ("error", "timeout", "reset", "drop_response_after_commit", "rate_limit"
          "commit_then_unreadable",  # the write commits, the 2xx answer is not JSON (a proxy's HTML page)
          "commit_then_error",       # the write commits, the answer is `status` (500) anyway
          )
-DELIVERY_KINDS = ("drop", "duplicate")
+# drop/duplicate act on a send; delay/reorder/redeliver act when the delivery is queued:
+# delay postpones it by `seconds`, reorder holds it behind the deliveries due with it, redeliver sends it
+# again `seconds` later under a new identifier (a late retry, as seen from the receiver).
+DELIVERY_KINDS = ("drop", "duplicate", "delay", "reorder", "redeliver")
+QUEUE_KINDS = frozenset({"delay", "reorder", "redeliver"})
 
 
 class SandboxTimeout(httpx.ReadTimeout):
@@ -64,6 +68,7 @@ class DeliveryFault:
     id: int
     kind: str
     count: int
+    seconds: float = 300.0
 
 
 class Faults:
@@ -97,10 +102,14 @@ class Faults:
             self._faults.append(fault)
         return fault
 
-    def add_delivery(self, *, kind: str, count: int = 1) -> DeliveryFault:
+    def add_delivery(self, *, kind: str, count: int = 1, seconds: float | None = None) -> DeliveryFault:
         if kind not in DELIVERY_KINDS:
             raise ValueError(f"unknown delivery fault {kind!r}; one of {DELIVERY_KINDS}")
         fault = DeliveryFault(next(self._ids), kind, count)
+        if seconds is not None:
+            if float(seconds) < 0:
+                raise ValueError("seconds must not be negative")
+            fault.seconds = float(seconds)
         with self._lock:
             self._delivery.append(fault)
         return fault
@@ -119,13 +128,18 @@ class Faults:
             self._faults = [f for f in self._faults if f.count > 0]
         return taken
 
-    def take_delivery(self) -> str | None:
+    def take_delivery(self, *, queued: bool = False) -> str | None:
+        """The next send fault (queued=False) or queueing fault (queued=True), consumed once."""
+        taken = self.take_delivery_fault(queued=queued)
+        return taken.kind if taken is not None else None
+
+    def take_delivery_fault(self, *, queued: bool = False) -> DeliveryFault | None:
         with self._lock:
             for fault in self._delivery:
-                if fault.count > 0:
+                if fault.count > 0 and (fault.kind in QUEUE_KINDS) == queued:
                     fault.count -= 1
                     self._delivery = [f for f in self._delivery if f.count > 0]
-                    return fault.kind
+                    return fault
         return None
 
     def clear(self) -> None:

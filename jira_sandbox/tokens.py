@@ -55,6 +55,9 @@ class RefreshToken:
     issued: float             # inactivity expiry counts from here
     replaced_at: float | None = None  # set when rotated; reuse within leeway is tolerated
     revoked: bool = False
+    # One chain per code exchange: two apps' installs (two organizations) consented by one Atlassian
+    # account share the grant but rotate their own refresh tokens independently.
+    family: str = ""
 
 
 @dataclass
@@ -104,7 +107,7 @@ class OAuth:
         grant = self.store.grants[auth.grant_id]
         if grant.revoked:
             raise OAuthError(403, "invalid_grant", "Invalid authorization code")
-        return self._token_response(grant, auth.scopes, family_created=now)
+        return self._token_response(grant, auth.scopes, family_created=now, family=secrets.token_hex(8))
 
     def refresh(self, token: Any) -> dict[str, Any]:
         now, timing = self.clock.now(), self.cfg.timing
@@ -122,9 +125,9 @@ class OAuth:
             self.revoke_grant(grant.id)
             raise OAuthError(403, "invalid_grant", INVALID_REFRESH)
         for other in self.store.refresh.values():
-            if other.grant_id == grant.id and other.replaced_at is None:
+            if other.grant_id == grant.id and other.family == rt.family and other.replaced_at is None:
                 other.replaced_at = now
-        return self._token_response(grant, grant.scopes, family_created=rt.family_created)
+        return self._token_response(grant, grant.scopes, family_created=rt.family_created, family=rt.family)
 
     def revoke_grant(self, grant_id: str) -> None:
         self.store.grants[grant_id].revoked = True
@@ -132,14 +135,15 @@ class OAuth:
             if tok.grant_id == grant_id:
                 tok.revoked = True
 
-    def _token_response(self, grant: Grant, scopes: list[str], *, family_created: float) -> dict[str, Any]:
+    def _token_response(self, grant: Grant, scopes: list[str], *, family_created: float,
+                        family: str = "") -> dict[str, Any]:
         now, ttl = self.clock.now(), self.cfg.timing.access_token_ttl
         access = AccessToken("sbx-at-" + secrets.token_urlsafe(32), grant.id, list(scopes), now + ttl)
         self.store.access[access.token] = access
         body: dict[str, Any] = {"access_token": access.token, "expires_in": int(ttl),
                                 "scope": " ".join(scopes), "token_type": "Bearer"}
         if "offline_access" in scopes:
-            rt = RefreshToken("sbx-rt-" + secrets.token_urlsafe(32), grant.id, family_created, now)
+            rt = RefreshToken("sbx-rt-" + secrets.token_urlsafe(32), grant.id, family_created, now, family=family)
             self.store.refresh[rt.token] = rt
             body["refresh_token"] = rt.token
         self._forget_dead(now)

@@ -2,6 +2,7 @@
 per-item errors), matching on jqlFilter, and delivery with a HS256 JWT, identifier and retries."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -40,6 +41,7 @@ class Delivery:
     due: float
     attempts: int = 0
     done: bool = False
+    held: bool = False  # reorder fault: sent after every other delivery due with it
 
 
 @dataclass
@@ -139,9 +141,19 @@ class Deliverer:
             by_url.setdefault(hook.url, []).append(hook.id)
         for url, ids in by_url.items():
             payload = json.dumps({**body, "matchedWebhookIds": ids}).encode()
+            delivery = Delivery(secrets.token_hex(16), url, event.name, event.issue.key, event.cloud_id, payload,
+                                ids, event.timestamp)
+            queued = [delivery]
+            fault = self.faults.take_delivery_fault(queued=True)
+            if fault is not None and fault.kind == "delay":
+                delivery.due += fault.seconds
+            elif fault is not None and fault.kind == "reorder":
+                delivery.held = True
+            elif fault is not None and fault.kind == "redeliver":
+                queued.append(dataclasses.replace(delivery, identifier=secrets.token_hex(16),
+                                                  due=delivery.due + fault.seconds))
             with self._lock:
-                self.queue.append(Delivery(secrets.token_hex(16), url, event.name, event.issue.key,
-                                           event.cloud_id, payload, ids, event.timestamp))
+                self.queue.extend(queued)
 
     def jwt(self, cloud_id: str) -> str:
         """Claims are undocumented for OAuth 2.0 apps; iss/iat/exp are what verifiers check."""
@@ -157,8 +169,9 @@ class Deliverer:
         """Send every due delivery once; returns how many attempts were made."""
         now = self.clock.now()
         with self._lock:
-            due = [d for d in self.queue if not d.done and d.due <= now]
+            due = sorted((d for d in self.queue if not d.done and d.due <= now), key=lambda d: (d.held, d.due))
         for delivery in due:
+            delivery.held = False
             self._attempt(delivery)
         with self._lock:
             self.queue = [d for d in self.queue if not d.done]

@@ -59,6 +59,7 @@ class Config:
     jira_search_lag_seconds: int = 600
     jira_http_timeout_seconds: float = 15.0
     jira_push_wait_ms: int = 2000  # how long the violation page's Push to Jira waits before "Pushing…"
+    jira_sync_log_days: int = 90
     notes: list[str] = field(default_factory=list)
     support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
 
@@ -235,6 +236,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         scan_allow_private=env.get("ALLYPROOF_SCAN_ALLOW_PRIVATE", "") == "1",
         scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
         jira_push_wait_ms=_int(env, "JIRA_PUSH_WAIT_MS", 2000, problems),
+        jira_sync_log_days=_int(env, "JIRA_SYNC_LOG_DAYS", 90, problems, minimum=1),
         notes=notes,
         **_proxy_and_hosts(env, production, problems),
         support=_support(env, problems),

@@ -10,7 +10,6 @@ through the call nobody thought of.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from typing import Any
 

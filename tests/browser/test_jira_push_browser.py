@@ -139,7 +139,7 @@ def test_sync_rules_warn_enable_refuse_save_and_reregister_the_webhook(
     assert (rule.enabled, rule.project_key, rule.severities) == (True, "ACME", ["critical", "serious"])
     assert not SiteSyncRule.objects.get(site=beta).enabled
     jira = page.locator("#jira")
-    expect(jira).to_contain_text("Jira tells us about changes in ACME;")  # the webhook now covers ACME, in words
+    expect(jira.locator("[data-webhook-summary]")).to_contain_text("Jira tells us about changes in ACME.")  # in words
     assert JiraConnection.objects.get(status="active").webhook_jql == "project IN (ACME)"
     assert [hook.jql_filter for hook in served_sandbox.state.webhooks.values()] == ["project IN (ACME)"]
     expect(page.get_by_label("Jira project key for ACME Dental", exact=True)).to_have_value("ACME")

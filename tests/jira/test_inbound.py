@@ -9,11 +9,11 @@ import pytest
 
 from allyproof.integrations.jira import push, webhooks
 from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, OutboundWrite
+from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog, OutboundWrite
 from allyproof.monitoring.models import Violation
 from tests.jira.conftest import NoGate
 
-URL = "/integrations/jira/webhook/"
+OLD_URL = "/integrations/jira/webhook/"
 SECRET = "sandbox-client-secret"
 
 
@@ -34,11 +34,16 @@ def linked(acme, connected, sandbox, client):
     return violation
 
 
-def post(client, body, token=None, identifier="id-1"):
+def url_of(connection):
+    return f"/integrations/jira/webhook/{connection.webhook_token}/"
+
+
+def post(client, body, token=None, identifier="id-1", url=None):
     headers = {"X-Atlassian-Webhook-Identifier": identifier}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return client.post(URL, json.dumps(body), content_type="application/json", headers=headers)
+    url = url or url_of(JiraConnection.objects.exclude(status="disconnected").get())
+    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
 
 
 def signed(secret=SECRET, algorithm="HS256", **claims):
@@ -56,7 +61,8 @@ def test_done_in_jira_resolves_the_violation(linked, sandbox):
     linked.refresh_from_db()
     assert linked.status == Violation.Status.RESOLVED and linked.resolved_source == "jira:ACME-1"
     outcomes = list(InboundEvent.objects.order_by("pk").values_list("outcome", "detail"))
-    assert outcomes == [("ignored", "not a move into Done"), ("applied", "resolved by ACME-1")]
+    assert outcomes == [("ignored", "ignored: the issue is not in a Done-category status (ACME-1)"),
+                        ("applied", "resolved: the issue entered Done (ACME-1)")]
     assert JiraConnection.objects.get().last_webhook_at is not None
 
 
@@ -93,7 +99,7 @@ def test_an_issue_we_did_not_create_is_ignored(linked, sandbox):
     sandbox.create_issue(None, "ACME", "someone else's bug", "Bug")
     sandbox.transition_issue(None, "ACME-2", "Done")
     sandbox.deliver_pending()
-    assert InboundEvent.objects.get().detail == "not an issue AllyProof created"
+    assert InboundEvent.objects.get().detail == "ignored: not an issue AllyProof created"
 
 
 @pytest.mark.parametrize(
@@ -107,7 +113,7 @@ def test_an_issue_we_did_not_create_is_ignored(linked, sandbox):
         ("expired", "token rejected (ExpiredSignatureError)"),
     ],
 )
-def test_forged_or_stale_tokens_are_refused_before_the_body_is_read(client, db, token, detail):
+def test_forged_or_stale_tokens_are_refused_before_the_body_is_read(client, connected, token, detail):
     tokens = {
         None: None, "not-a-jwt": "not-a-jwt",
         "forged": signed(secret="not-our-secret-but-long-enough-32b"),
@@ -115,31 +121,62 @@ def test_forged_or_stale_tokens_are_refused_before_the_body_is_read(client, db, 
         "hs512": signed(algorithm="HS512"),
         "expired": signed(exp=int(time.time()) - 3600, iat=int(time.time()) - 4000),
     }
-    response = client.post(URL, "this is not even JSON", content_type="application/json",
+    response = client.post(url_of(connected), "this is not even JSON", content_type="application/json",
                            headers={"Authorization": f"Bearer {tokens[token]}"} if tokens[token] else {})
     assert response.status_code == 401
     assert response.json() == {"error": "unauthenticated", "detail": detail}
     assert not InboundEvent.objects.exists()
+    refused = JiraSyncLog.objects.get()  # the refusal leaves a trace, never the token
+    assert (refused.outcome, refused.code, refused.message, refused.connection) == (
+        "refused", "unauthenticated", detail, connected)
+    if tokens[token]:
+        assert tokens[token] not in str(list(JiraSyncLog.objects.values()))
 
 
 @pytest.mark.parametrize(("body", "detail"), [(b"{not json", "the body is not JSON"),
                                               (b'{"no": "event"}', "the body has no webhookEvent")])
-def test_authenticated_but_malformed_bodies_are_400(client, db, body, detail):
-    response = client.post(URL, body, content_type="application/json", headers={"Authorization": f"Bearer {signed()}"})
-    assert response.status_code == 400 and response.json()["detail"] == detail
+def test_authenticated_but_malformed_bodies_are_400(client, connected, body, detail):
+    response = client.post(url_of(connected), body, content_type="application/json",
+                           headers={"Authorization": f"Bearer {signed()}"})
+    assert response.status_code == 400 and response.json() == {"error": "bad_payload", "detail": detail}
     assert not InboundEvent.objects.exists()
+    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "bad_payload")]
 
 
-def test_a_replay_under_a_new_identifier_is_a_duplicate(linked, sandbox, client):
+def test_an_unknown_callback_url_is_404_and_the_old_shared_url_is_gone(client, connected):
+    unknown = client.post("/integrations/jira/webhook/not-a-connection/", b"{}", content_type="application/json",
+                          headers={"Authorization": f"Bearer {signed()}"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_url"
+    old = client.post(OLD_URL, b"{}", content_type="application/json")
+    assert old.status_code == 410 and old.json()["error"] == "gone"
+    assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [("refused", "unknown_url", None)]
+
+
+def test_an_oversized_body_is_413_before_it_is_read(client, connected):
+    from allyproof.integrations.jira.inbound import MAX_BODY_BYTES
+
+    body = b'{"webhookEvent": "jira:issue_updated", "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    response = client.post(url_of(connected), body, content_type="application/json",
+                           headers={"Authorization": f"Bearer {signed()}"})
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "too_large")]
+
+
+def test_a_replay_under_a_new_identifier_is_a_duplicate_even_naming_the_issue_by_key_only(linked, sandbox, client):
+    bodies = []
+    send = sandbox.webhook_sender
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append(json.loads(body)) or send(url, headers, body)
     sandbox.transition_issue(None, "ACME-1", "Done")
     sandbox.deliver_pending()
-    event = InboundEvent.objects.get()
-    payload = {"webhookEvent": event.event, "timestamp": event.timestamp,
-               "issue": {"id": event.issue_id, "key": "ACME-1", "self": "https://demo-agency.atlassian.net/rest/api/2/issue/1"},
-               "matchedWebhookIds": JiraConnection.objects.get().webhook_ids}
-    response = post(client, payload, token=signed(), identifier="a-new-identifier")
+    replay = bodies[0]
+    response = post(client, replay, token=signed(), identifier="a-new-identifier")
     assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
+    by_key = {**replay, "issue": {k: v for k, v in replay["issue"].items() if k != "id"}}
+    response = post(client, by_key, token=signed(), identifier="yet-another-identifier")
+    assert response.json() == {"outcome": "duplicate"}
     assert InboundEvent.objects.count() == 1
+    assert list(JiraSyncLog.objects.filter(direction="inbound").values_list("outcome", flat=True)) == [
+        "applied", "duplicate", "duplicate"]
 
 
 def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, client, connected):
@@ -152,9 +189,10 @@ def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, clien
                                       "fields": {"status": {"statusCategory": {"key": "done"}}}},
                             "changelog": {"items": [{"field": "status"}]}, "matchedWebhookIds": hooks},
                    token=signed(), identifier="f")
-    assert unknown.json() == {"outcome": "ignored"} and foreign.json() == {"outcome": "unmatched"}
+    assert unknown.json() == {"outcome": "ignored", "code": "unknown_event"}
+    assert foreign.json() == {"outcome": "unmatched", "code": "other_site"}
     assert dict(InboundEvent.objects.values_list("identifier", "detail")) == {
-        "u": "unknown event", "f": "no active connection registered this webhook"}
+        "u": "ignored: unknown event", "f": "ignored: the issue is on another Jira site"}
     linked.refresh_from_db()
     assert linked.status == Violation.Status.OPEN
 

@@ -33,5 +33,5 @@ def test_batches_use_one_bounded_search(acme, connected, sandbox):
     caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()), batch_size=3)
     assert caught.resolved == 1
     searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
-    assert [s.body["jql"] for s in searches] == [
-        "key IN (ACME-1, ACME-2, ACME-3) AND statusCategory = Done", "key IN (ACME-4) AND statusCategory = Done"]
+    assert [s.body["jql"] for s in searches] == ["key IN (ACME-1, ACME-2, ACME-3)", "key IN (ACME-4)"]
+    assert all(s.body["fields"] == ["status", "statuscategorychangedate"] for s in searches)

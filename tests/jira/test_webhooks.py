@@ -13,7 +13,8 @@ from allyproof.integrations.jira.models import SiteSyncRule
 from allyproof.integrations.jira.tasks import webhook_refresh_all
 from tests import factories
 
-URL = "http://testserver/integrations/jira/webhook/"
+def url_of(connection):
+    return f"http://testserver/integrations/jira/webhook/{connection.webhook_token}/"
 
 
 def registered(sb):
@@ -44,7 +45,7 @@ def test_registered_for_the_enabled_projects(connected, jira, sandbox, site):
     enable(site, "ACME")
     webhooks.webhook_sync(connection=connected, client=jira)
     [hook] = registered(sandbox)
-    assert hook["url"] == URL and hook["jqlFilter"] == "project IN (ACME)"
+    assert hook["url"] == url_of(connected) and hook["jqlFilter"] == "project IN (ACME)"
     assert sorted(hook["events"]) == ["jira:issue_deleted", "jira:issue_updated"]
     assert connected.webhook_ids == [hook["id"]]
     assert connected.webhook_expires_at == pytest.approx(clock.now() + dt.timedelta(days=30), abs=dt.timedelta(seconds=5))
@@ -124,7 +125,7 @@ def test_a_registration_deleted_in_jira_is_registered_again(connected, jira, san
 
 def test_strays_from_a_crash_are_cleared_and_never_more_than_five(connected, jira, sandbox, site):
     for _ in range(5):  # five registrations of ours that a crashed process never recorded
-        jira.register_webhooks(url=URL, webhooks=[{"events": ["jira:issue_updated"], "jqlFilter": "project = ACME"}])
+        jira.register_webhooks(url=url_of(connected), webhooks=[{"events": ["jira:issue_updated"], "jqlFilter": "project = ACME"}])
     enable(site, "ACME")
     webhooks.webhook_sync(connection=connected, client=jira)
     [hook] = registered(sandbox)

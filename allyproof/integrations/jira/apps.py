@@ -10,11 +10,11 @@ class JiraConfig(AppConfig):
         from allyproof.accounts import support
         from allyproof.monitoring import events, table_columns
 
-        from . import autopush, columns, connection, diagnostics, jobs, scan_fixed, status_sync  # noqa: F401  (status_sync fills HANDLERS)
+        from . import columns, connection, diagnostics, jobs, scan_fixed, scan_followup
 
         table_columns.register(columns.COLUMN)
         support.register(diagnostics.jira_diagnostics)
-        events.subscribe(autopush.on_scan_completed)
+        events.subscribe(scan_followup.on_scan_completed)
         events.subscribe_fixed(scan_fixed.on_violations_fixed)  # issue 10: "fixed", told to Jira
 
         if jobs.push_jobs_cancel not in connection.DISCONNECT_HOOKS:

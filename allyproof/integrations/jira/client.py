@@ -236,6 +236,7 @@ TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
 LINK_TYPES = "/rest/api/3/issueLinkType"
 ISSUE_LINK = "/rest/api/3/issueLink"
 WEBHOOK = "/rest/api/3/webhook"
+TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
 WEBHOOK_REFRESH = "/rest/api/3/webhook/refresh"
 
 
@@ -320,12 +321,6 @@ class JiraClient:
     def create_issue(self, body: dict[str, Any]) -> dict[str, Any]:
         return _json(self._call("POST", ISSUE, idempotent=False, json=body), idempotent=False)
 
-    def get_transitions(self, key: str) -> list[dict[str, Any]]:
-        return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])
-
-    def transition_issue(self, key: str, transition_id: str) -> None:
-        self._call("POST", TRANSITIONS.format(key=key), idempotent=True, json={"transition": {"id": transition_id}})
-
     def issue_link_types(self) -> list[dict[str, Any]]:
         return _json(self._call("GET", LINK_TYPES, idempotent=True)).get("issueLinkTypes", [])
 
@@ -339,6 +334,14 @@ class JiraClient:
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> dict[str, Any]:
         return _json(self._call("POST", COMMENT.format(key=key), idempotent=False, json={"body": body_adf}),
                      idempotent=False)
+
+    def get_transitions(self, key: str) -> list[dict[str, Any]]:
+        return _json(self._call("GET", TRANSITIONS.format(key=key), idempotent=True)).get("transitions", [])
+
+    def transition_issue(self, key: str, transition_id: str) -> None:
+        # Not idempotent: after a lost answer the issue may already have moved, and the same transition
+        # from the new status may not exist (callers read the transitions again).
+        self._call("POST", TRANSITIONS.format(key=key), idempotent=False, json={"transition": {"id": transition_id}})
 
     def set_issue_property(self, key: str, prop: str, value: Any) -> None:
         self._call("PUT", PROPERTY.format(key=key, prop=prop), idempotent=True, json=value)

@@ -1,15 +1,17 @@
-"""Inbound webhooks from Jira: authenticate, record, parse, dispatch (DESIGN §9, STYLE 5).
+"""Inbound webhooks from Jira, in one fixed order (DESIGN §9, STYLE 5): the callback URL names the
+connection, then the JWT is verified, then the body is read, recorded, dispatched and logged.
 
-Atlassian signs dynamic-webhook deliveries for OAuth 2.0 apps with a JWT in the Authorization
-header, HMAC-signed with the app's client secret; we accept HS256 only, check exp/iat with a small
-leeway, and touch the body only after that. A replay — the same X-Atlassian-Webhook-Identifier, or the
-same (event, issue, timestamp) — changes nothing.
+Atlassian signs dynamic-webhook deliveries for OAuth 2.0 apps with a JWT in the Authorization header,
+HMAC-signed with the app's client secret; we accept HS256 only, check exp/iat with a small leeway.
+Dedupe: the delivery identifier first, then a content key scoped to the connection and its site that
+includes what changed (changelog or comment id), with (event, issue, timestamp) as its coarse part, so a
+replay changes nothing and two changes in one millisecond both apply. The record is written before the
+handler runs and survives the handler's failure (then answered 500, so Atlassian retries it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,19 +24,26 @@ from django.db import IntegrityError, transaction
 
 from allyproof.core import clock
 
-from .models import InboundEvent, JiraConnection
+from .models import InboundEvent, JiraConnection, JiraLink
+from .status_sync import HANDLERS, IGNORED_EVENTS, Handled, Handler, link_for
+from .sync_log import sync_log_write
+from .webhook_payload import BadPayload, Event, parse
 
 log = logging.getLogger(__name__)
 LEEWAY_SECONDS = 60
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)  # "last update received" needs no finer grain
+MAX_BODY_BYTES = 5 * 1024 * 1024  # an issue with every field and comment stays far below this
+INBOUND = "inbound"
 
 
 class Unauthenticated(Exception):
     """No valid JWT: answered 401 before the body is read."""
 
 
-class BadPayload(Exception):
-    """Authenticated, but not a webhook body we can read: answered 400 (Atlassian does not retry it)."""
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
 
 
 def authenticate(authorization: str | None) -> dict[str, Any]:
@@ -48,97 +57,158 @@ def authenticate(authorization: str | None) -> dict[str, Any]:
     if header.get("alg") != "HS256":  # never "none", never an algorithm the sender picks
         raise Unauthenticated(f"algorithm {header.get('alg')!r} is not accepted")
     try:
-        return jwt.decode(
-            token, settings.CONFIG.atlassian_client_secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
-            options={"require": [], "verify_aud": False},
+        # Signature here; the times below against our one clock seam (PyJWT would read the wall clock).
+        claims = jwt.decode(
+            token, settings.CONFIG.atlassian_client_secret, algorithms=["HS256"],
+            options={"require": [], "verify_aud": False, "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": False},
         )
     except jwt.PyJWTError as error:
         raise Unauthenticated(f"token rejected ({error.__class__.__name__})") from None
+    _check_times(claims, clock.now().timestamp())
+    return claims
 
 
-@dataclass(frozen=True)
-class Event:
-    name: str
-    issue_id: str
-    issue_key: str
-    timestamp: int | None
-    issue_self: str
-    matched_webhook_ids: tuple[int, ...]
-    payload: dict[str, Any]
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    def number(name: str) -> float | None:
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthenticated(f"token rejected (Invalid{name.capitalize()}Error)")
+        return float(value)
+
+    exp, iat, nbf = number("exp"), number("iat"), number("nbf")
+    if exp is not None and exp < now - LEEWAY_SECONDS:
+        raise Unauthenticated("token rejected (ExpiredSignatureError)")
+    if (iat is not None and iat > now + LEEWAY_SECONDS) or (nbf is not None and nbf > now + LEEWAY_SECONDS):
+        raise Unauthenticated("token rejected (ImmatureSignatureError)")
 
 
-def parse(body: bytes) -> Event:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadPayload("the body is not JSON") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("webhookEvent"), str):
-        raise BadPayload("the body has no webhookEvent")
-    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
-    timestamp = payload.get("timestamp")
-    matched = payload.get("matchedWebhookIds") or []
-    return Event(
-        name=payload["webhookEvent"], issue_id=str(issue.get("id", "")), issue_key=str(issue.get("key", "")),
-        timestamp=timestamp if isinstance(timestamp, int) else None, issue_self=str(issue.get("self", "")),
-        matched_webhook_ids=tuple(i for i in matched if isinstance(i, int)), payload=payload,
-    )
+def connection_for_url(token: str) -> JiraConnection | None:
+    return JiraConnection.objects.filter(webhook_token=token).first() if token else None
 
 
-def connection_for(event: Event) -> JiraConnection | None:
-    """The active connection this delivery belongs to: the issue lives on its site, and the delivery
-    names one of its webhook ids (ids are unique only within one Jira site)."""
-    host = urlsplit(event.issue_self).netloc
-    if not host or not event.matched_webhook_ids:
-        return None
-    candidates = JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE, site_url__contains=host)
-    for connection in candidates:
-        on_site = event.issue_self.startswith(connection.site_url.rstrip("/") + "/")
-        if on_site and set(event.matched_webhook_ids) & set(connection.webhook_ids):
-            return connection
-    return None
+def dedupe_key(connection: JiraConnection, event: Event, link: JiraLink | None) -> str:
+    """Issue by key or by id is the same issue: our link names its id when the delivery names only a key."""
+    issue = (link.issue_id if link and link.issue_id else "") or event.issue_id or f"key:{event.issue_key}"
+    change = f"changelog:{event.changelog_id}" if event.changelog_id else (
+        f"comment:{event.comment_id}" if event.comment_id else "-")
+    return f"{connection.pk}:{connection.cloud_id}:{event.name}:{issue}:{event.timestamp}:{change}"[:200]
 
 
-Handler = Callable[[JiraConnection, Event], tuple[str, str]]
-# Event name -> handler returning (outcome, detail). Filled by the parts that act on events.
-HANDLERS: dict[str, Handler] = {}
-IGNORED_EVENTS = frozenset({"jira:issue_created", "comment_created", "comment_updated", "comment_deleted"})
+def _refuse(connection: JiraConnection | None, status: int, code: str, message: str, identifier: str) -> Answer:
+    sync_log_write(direction=INBOUND, outcome="refused", code=code, message=message, connection=connection,
+                   identifier=identifier)
+    log.warning("jira.webhook.refused status=%s code=%s connection=%s", status, code,
+                connection.pk if connection else None)
+    return Answer(status, {"error": code, "detail": message})
 
 
-def _dispatch(connection: JiraConnection | None, event: Event) -> tuple[str, str]:
+def receive(*, url_token: str, authorization: str | None, identifier: str, content_length: int | None,
+            read_body: Callable[[], bytes], handlers: dict[str, Handler] | None = None) -> Answer:
+    connection = connection_for_url(url_token)
     if connection is None:
-        return InboundEvent.Outcome.UNMATCHED, "no active connection registered this webhook"
+        return _refuse(None, 404, "unknown_url", "no connection has this callback URL", identifier)
+    try:
+        authenticate(authorization)
+    except Unauthenticated as problem:
+        return _refuse(connection, 401, "unauthenticated", str(problem), identifier)
+    if content_length is not None and content_length > MAX_BODY_BYTES:
+        return _refuse(connection, 413, "too_large", f"body of {content_length} bytes is over {MAX_BODY_BYTES}",
+                       identifier)
+    try:
+        event = parse(read_body())
+    except BadPayload as problem:
+        return _refuse(connection, 400, "bad_payload", str(problem), identifier)
+    return _accept(connection, event, identifier, HANDLERS if handlers is None else handlers)
+
+
+def _seen(connection: JiraConnection, identifier: str, key: str) -> InboundEvent | None:
+    """An earlier delivery of the same change, unless its handler failed (then it runs again)."""
+    seen = None
+    if identifier:
+        seen = InboundEvent.objects.filter(connection=connection, identifier=identifier[:200]).first()
+    seen = seen or InboundEvent.objects.filter(dedupe_key=key).first()
+    return seen if seen is not None and seen.outcome != InboundEvent.Outcome.FAILED else None
+
+
+def _claim(connection: JiraConnection, event: Event, identifier: str, key: str) -> InboundEvent | None:
+    """Writes the record before the handler runs (committed on its own), or None when a concurrent
+    delivery of the same change holds it."""
+    failed = InboundEvent.objects.filter(dedupe_key=key, outcome=InboundEvent.Outcome.FAILED).first()
+    if failed is not None:
+        return failed
+    try:
+        with transaction.atomic():
+            return InboundEvent.objects.create(
+                connection=connection, identifier=identifier[:200], event=event.name[:60],
+                issue_id=event.issue_id[:30], issue_key=event.issue_key[:40], timestamp=event.timestamp,
+                dedupe_key=key, received_at=clock.now(), outcome=InboundEvent.Outcome.RECEIVED,
+            )
+    except IntegrityError:
+        return None
+
+
+def _handle(connection: JiraConnection, event: Event, link: JiraLink | None,
+            handlers: dict[str, Handler]) -> Handled:
+    if not connection.is_active:
+        return Handled(InboundEvent.Outcome.IGNORED, "connection_inactive",
+                       f"ignored: the connection is {connection.get_status_display().lower()}")
     now = clock.now()
     if connection.last_webhook_at is None or now - connection.last_webhook_at > LAST_SEEN_RESOLUTION:
         JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
-    handler = HANDLERS.get(event.name)
+    handler = handlers.get(event.name)
     if handler is None:
         known = event.name in IGNORED_EVENTS
-        return InboundEvent.Outcome.IGNORED, "not an event we act on" if known else "unknown event"
-    return handler(connection, event)
+        return Handled(InboundEvent.Outcome.IGNORED, "not_acted_on" if known else "unknown_event",
+                       "ignored: not an event we act on" if known else "ignored: unknown event")
+    return handler(connection, event, link)
 
 
-def receive(*, authorization: str | None, identifier: str, body: bytes) -> InboundEvent:
-    """Raises Unauthenticated or BadPayload; otherwise records the delivery and applies it once."""
-    authenticate(authorization)
-    event = parse(body)
-    dedupe_key = f"{event.name}:{event.issue_id or event.issue_key}:{event.timestamp}"
-    if identifier:
-        seen = InboundEvent.objects.filter(identifier=identifier).only("pk", "event", "outcome").first()
-        if seen is not None:
-            return seen
-    connection = connection_for(event)
+def _other_site(connection: JiraConnection, event: Event, identifier: str) -> Answer:
+    """Recorded without a dedupe key: a delivery naming another site's issue must never mask ours."""
+    InboundEvent.objects.create(
+        connection=connection, identifier=identifier[:200], event=event.name[:60], issue_id=event.issue_id[:30],
+        issue_key=event.issue_key[:40], timestamp=event.timestamp, dedupe_key=None, received_at=clock.now(),
+        outcome=InboundEvent.Outcome.UNMATCHED, detail="ignored: the issue is on another Jira site")
+    sync_log_write(direction=INBOUND, outcome="unmatched", code="other_site",
+                   message="ignored: the issue is on another Jira site", connection=connection, event=event.name,
+                   identifier=identifier)
+    return Answer(200, {"outcome": InboundEvent.Outcome.UNMATCHED, "code": "other_site"})
+
+
+def _accept(connection: JiraConnection, event: Event, identifier: str, handlers: dict[str, Handler]) -> Answer:
+    if event.issue_self and urlsplit(event.issue_self).netloc != urlsplit(connection.site_url).netloc:
+        return _other_site(connection, event, identifier)
+    link = link_for(connection, event) if connection.cloud_id else None
+    key = dedupe_key(connection, event, link)
+    violation_id = link.violation_id if link else None
+    common = {"direction": INBOUND, "connection": connection, "event": event.name, "identifier": identifier,
+              "issue_key": event.issue_key or (link.issue_key if link else ""), "violation_id": violation_id}
+    seen = _seen(connection, identifier, key)
+    record = None if seen is not None else _claim(connection, event, identifier, key)
+    if record is None:
+        sync_log_write(outcome="duplicate", code="duplicate", message="ignored: this change was already received",
+                       **common)
+        return Answer(200, {"outcome": InboundEvent.Outcome.DUPLICATE})
     try:
         with transaction.atomic():
-            outcome, detail = _dispatch(connection, event)
-            # Recorded after the handler, in the same transaction: a concurrent replay that loses the
-            # race on the unique dedupe key rolls back whatever its handler did.
-            record = InboundEvent.objects.create(
-                connection=connection, identifier=identifier[:200], event=event.name[:60], issue_id=event.issue_id[:30],
-                issue_key=event.issue_key[:40], timestamp=event.timestamp, dedupe_key=dedupe_key[:200],
-                received_at=clock.now(), outcome=outcome, detail=detail[:300],
-            )
-    except IntegrityError:
-        # Same (event, issue, timestamp) under another identifier: a replay. Nothing is applied again.
-        return InboundEvent(event=event.name, dedupe_key=dedupe_key, outcome=InboundEvent.Outcome.DUPLICATE)
-    log.info("jira.webhook.received event=%s issue=%s outcome=%s", event.name, event.issue_key, record.outcome)
-    return record
+            handled = _handle(connection, event, link, handlers)
+    except Exception as problem:  # recorded, then answered 500 so Atlassian retries the delivery
+        log.exception("jira.webhook.handler_failed record=%s", record.pk)
+        _finish(record, InboundEvent.Outcome.FAILED, f"handler failed: {problem.__class__.__name__}")
+        sync_log_write(outcome="failed", code="handler_error",
+                       message=f"failed: {problem.__class__.__name__}; Jira will deliver it again", **common)
+        return Answer(500, {"error": "handler_failed", "outcome": InboundEvent.Outcome.FAILED})
+    _finish(record, handled.outcome, handled.message)
+    sync_log_write(outcome=handled.outcome, code=handled.code, message=handled.message,
+                   **{**common, "violation_id": handled.violation_id or violation_id})
+    log.info("jira.webhook.received event=%s issue=%s outcome=%s code=%s", event.name, event.issue_key,
+             handled.outcome, handled.code)
+    return Answer(200, {"outcome": handled.outcome, "code": handled.code})
+
+
+def _finish(record: InboundEvent, outcome: str, detail: str) -> None:
+    record.outcome, record.detail = outcome, detail[:300]
+    record.save(update_fields=["outcome", "detail"])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,11 @@ from django.db.models import Q
 
 from allyproof.accounts.models import Organization
 from allyproof.monitoring.models import Site
+
+def new_webhook_token() -> str:
+    """The unguessable path segment of a connection's own callback URL."""
+    return secrets.token_urlsafe(24)
+
 
 SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access")
 
@@ -49,6 +55,11 @@ class JiraConnection(models.Model):
     last_webhook_at = models.DateTimeField(null=True, blank=True)
     # Duplicates Jira produced anyway and we repaired (RepairedDuplicate rows): an operator's counter.
     duplicates_repaired = models.PositiveIntegerField(default=0)
+    # Each connection has its own callback URL (two organizations can share a Jira site and account).
+    webhook_token = models.CharField(max_length=64, default=new_webhook_token, unique=True)
+    # A failed or partial registration is retried with backoff until it matches the rules.
+    webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    webhook_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -104,6 +115,12 @@ class SiteSyncRule(models.Model):
     issue_type_id = models.CharField(max_length=30, blank=True)
     issue_type_name = models.CharField(max_length=100, blank=True)
     auto_push = models.BooleanField(default=False)
+
+    class Regression(models.TextChoices):
+        COMMENT = "comment", "Comment “detected again”"
+        REOPEN = "reopen", "Comment and reopen the Jira issue"
+
+    regression_policy = models.CharField(max_length=10, choices=Regression.choices, default=Regression.COMMENT)
     auto_push_since = models.DateTimeField(null=True, blank=True)
     # Problems found when the rule was last checked against Jira (missing required fields...).
     problems = models.JSONField(default=list, blank=True)
@@ -141,6 +158,8 @@ class InboundEvent(models.Model):
         DUPLICATE = "duplicate", "Duplicate"
         ECHO = "echo", "Our own change"
         UNMATCHED = "unmatched", "No matching connection"
+        RECEIVED = "received", "Being handled"
+        FAILED = "failed", "Failed"
 
     connection = models.ForeignKey(JiraConnection, null=True, on_delete=models.SET_NULL, related_name="events")
     identifier = models.CharField(max_length=200, blank=True)
@@ -148,8 +167,9 @@ class InboundEvent(models.Model):
     issue_id = models.CharField(max_length=30, blank=True)
     issue_key = models.CharField(max_length=40, blank=True)
     timestamp = models.BigIntegerField(null=True)
-    # (event, issue, timestamp): a replay with a new identifier is still the same event.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # Scoped to the connection and its site: (event, issue, timestamp) plus what changed (changelog or
+    # comment id). A replay under a new identifier is the same event; two changes in one ms are not.
+    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     received_at = models.DateTimeField()
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     detail = models.CharField(max_length=300, blank=True)
@@ -194,6 +214,10 @@ class JiraLink(models.Model):
     created_at = models.DateTimeField()
     linked_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The issue's status category as last seen from Jira and when it entered it (statuscategorychangedate):
+    # an older observation arriving late never overrides a newer one.
+    jira_category = models.CharField(max_length=20, blank=True)
+    jira_category_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -304,3 +328,67 @@ class RepairedDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.duplicate_key} duplicates {self.kept_key}"
+
+
+class JiraSyncLog(models.Model):
+    """One line per exchange with Jira a person may want to read: every inbound delivery (accepted,
+    ignored or refused, with a reason code; never a token), every write we make, every reconciliation
+    decision. Kept JIRA_SYNC_LOG_DAYS (90) days."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "From Jira"
+        OUTBOUND = "outbound", "To Jira"
+        RECONCILE = "reconcile", "Reconciliation"
+        REGISTRATION = "registration", "Webhook registration"
+
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(JiraConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    violation = models.ForeignKey("monitoring.Violation", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="jira_sync_log")
+    direction = models.CharField(max_length=12, choices=Direction.choices)
+    outcome = models.CharField(max_length=12)  # applied, ignored, refused, duplicate, echo, failed, written
+    code = models.CharField(max_length=40)  # a stable reason code, e.g. done_before_reopen
+    message = models.CharField(max_length=300, blank=True)
+    event = models.CharField(max_length=60, blank=True)
+    issue_key = models.CharField(max_length=40, blank=True)
+    identifier = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["violation", "-created_at"]), models.Index(fields=["connection", "-created_at"])]
+
+
+class ScanFollowUp(models.Model):
+    """The Jira work a completed scan causes ("detected again" comments, then auto-push), as a row the
+    sweeper resumes after a crash instead of a bare queued task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    scan_id = models.PositiveBigIntegerField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    new_violation_ids = models.JSONField(default=list)
+    reopened_violation_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+
+class DetectedAgainComment(models.Model):
+    """At most one "detected again" comment per (link, scan): reserved before the comment is posted."""
+
+    link = models.ForeignKey(JiraLink, on_delete=models.CASCADE, related_name="+")
+    scan_id = models.PositiveBigIntegerField()
+    comment_id = models.CharField(max_length=40, blank=True)  # blank: posted or not, unknown until checked
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["link", "scan_id"], name="one_detected_again_per_scan")]

@@ -78,6 +78,34 @@ def converge_links(*, organization: Organization | None = None) -> int:
     return converge_due(client_for=client_for)
 
 
+def sweep_scan_followups(*, organization: Organization | None = None) -> int:
+    """Queue again the scan follow-ups left pending or whose runner went silent."""
+    from .scan_followup import scan_followups_resume
+
+    return len(scan_followups_resume())
+
+
+def webhook_heal_all(*, organization: Organization | None = None) -> int:
+    """Retry failed or mismatched webhook registrations whose backoff has passed."""
+    tried = 0
+    due = webhooks.connections_to_heal(clock.now())
+    if organization is not None:
+        due = due.filter(organization=organization)
+    for connection in due:
+        try:
+            tried += webhooks.webhook_heal(connection=connection, client=client_for(connection))
+        except JiraError:  # recorded on the connection with its next retry time
+            tried += 1
+    return tried
+
+
+def sync_log_prune(*, organization: Organization | None = None) -> int:
+    """Delete sync-log lines older than JIRA_SYNC_LOG_DAYS."""
+    from .sync_log import sync_log_prune as prune
+
+    return prune(now=clock.now())
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str  # what an operator types: allyproof_jira_run <name>
@@ -101,6 +129,10 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("sweep", "* * * * *", sweep_push_jobs, "{n} push job(s) re-enqueued", scoped=False),
     PeriodicJob("wipe-handshakes", "* * * * *", wipe_abandoned_handshakes, "{n} abandoned handshake(s) wiped",
                 scoped=False),
+    PeriodicJob("scan-followups", "* * * * *", sweep_scan_followups, "{n} scan follow-up(s) re-queued",
+                scoped=False),
+    PeriodicJob("webhook-heal", "*/5 * * * *", webhook_heal_all, "{n} webhook registration(s) retried"),
+    PeriodicJob("sync-log-prune", "41 3 * * *", sync_log_prune, "{n} sync-log line(s) deleted", scoped=False),
     PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),
 )
 

@@ -75,20 +75,6 @@ def create_offer(*, connection: JiraConnection, client: JiraClient, project_key:
     return offer
 
 
-def create_offer(*, connection: JiraConnection, client: JiraClient, project_key: str, issue_type_id: str):
-    """Priorities and components the project's create screen offers for that issue type, or None."""
-    key = _key(connection, f"offer:{project_key}:{issue_type_id}")
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    try:
-        offer = offered(client.create_meta_fields(project_key, issue_type_id))
-    except JiraError:
-        return None
-    cache.set(key, offer, CACHE_SECONDS)
-    return offer
-
-
 def forget(*, connection: JiraConnection) -> None:
     """After a save the admin expects what Jira says now."""
     cache.delete(_key(connection, "projects"))

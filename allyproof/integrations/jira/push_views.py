@@ -160,6 +160,7 @@ def rules_save(request):
         issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
         auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
         triage=triage.from_post(request.POST, int(site_id)),
+        regression_policy=request.POST.get(f"site-{site_id}-regression", "comment"),
     ) for site_id in _ids(request.POST.getlist("site"))]
     client = client_for(connection)
     result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)

@@ -1,9 +1,10 @@
 """Catching up on webhooks Jira never delivered (DESIGN §9 "Missed webhooks").
 
-Periodically, the linked issues of still-open violations are searched in batches
-(`key IN (…) AND statusCategory = Done`) and what a lost webhook would have done is applied.
-Jira answers 400 for a whole batch when one key no longer exists, so such a batch is checked key by
-key: a 404 means the issue was deleted, as if jira:issue_deleted had arrived.
+Periodically, the issues linked to violations that Jira could still change (open ones, and ones Jira
+resolved) are searched in batches (`key IN (…)`, with status and statuscategorychangedate) and the one
+decision is applied to each, exactly as a webhook would. Every key asked about must come back: Jira
+either answers 400 for a batch naming a deleted key or leaves the key out, so every missing key is
+fetched on its own, and a 404 marks the link deleted, as if jira:issue_deleted had arrived.
 """
 
 from __future__ import annotations
@@ -11,65 +12,92 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from allyproof.core import clock, metrics
+from django.db.models import Q
+
+from allyproof.core import metrics
 from allyproof.monitoring.models import Violation
-from allyproof.monitoring.services import violation_resolve
 
 from .client import JiraClient
 from .errors import JiraNotFound, JiraValidationError
 from .models import JiraConnection, JiraLink
+from .sync_apply import link_mark_deleted, link_observe
+from .sync_log import sync_log_write
+from .webhook_payload import observe_issue
 
 log = logging.getLogger(__name__)
 BATCH = 50
+FIELDS = ["status", "statuscategorychangedate"]
 
 
 @dataclass
 class Caught:
     resolved: int = 0
+    reopened: int = 0
     deleted: int = 0
+    ignored: int = 0
 
 
-def _open_links(connection: JiraConnection) -> list[JiraLink]:
+def _watched_links(connection: JiraConnection) -> list[JiraLink]:
+    jira_resolved = Q(violation__status=Violation.Status.RESOLVED, violation__resolved_by=None,
+                      violation__resolved_source__startswith="jira:")
     return list(JiraLink.objects.filter(
+        Q(violation__status=Violation.Status.OPEN) | jira_resolved,
         organization_id=connection.organization_id, cloud_id=connection.cloud_id, status=JiraLink.Status.LINKED,
-        violation__status=Violation.Status.OPEN,
-    ).select_related("violation").order_by("pk"))
+    ).order_by("pk"))
 
 
-def _resolve(link: JiraLink, caught: Caught) -> None:
-    violation_resolve(violation=link.violation, source=f"jira:{link.issue_key}")
-    caught.resolved += 1
+def _apply(connection: JiraConnection, link: JiraLink, issue: dict, caught: Caught) -> None:
+    decision = link_observe(link=link, seen=observe_issue(issue))
+    if decision.action == "resolve":
+        caught.resolved += 1
+    elif decision.action == "reopen":
+        caught.reopened += 1
+    else:
+        caught.ignored += 1
+    if decision.changes_violation or decision.code == "done_before_reopen":
+        sync_log_write(direction="reconcile", outcome="applied" if decision.changes_violation else "ignored",
+                       code=decision.code, message=f"{decision.message} ({link.issue_key})", connection=connection,
+                       violation_id=link.violation_id, issue_key=link.issue_key)
 
 
-def _one_by_one(client: JiraClient, batch: list[JiraLink], caught: Caught) -> None:
-    for link in batch:
-        try:
-            issue = client.get_issue(link.issue_key, fields="status")
-        except JiraNotFound:
-            link.status, link.deleted_at = JiraLink.Status.DELETED, clock.now()
-            link.save(update_fields=["status", "deleted_at"])
-            caught.deleted += 1
-            continue
-        if ((issue.get("fields") or {}).get("status") or {}).get("statusCategory", {}).get("key") == "done":
-            _resolve(link, caught)
+def _one(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> None:
+    try:
+        issue = client.get_issue(link.issue_key, fields=",".join(FIELDS))
+    except JiraNotFound:
+        link_mark_deleted(link=link)
+        caught.deleted += 1
+        sync_log_write(direction="reconcile", outcome="applied", code="issue_deleted",
+                       message=f"{link.issue_key} no longer exists in Jira; the violation can be pushed again",
+                       connection=connection, violation_id=link.violation_id, issue_key=link.issue_key)
+        return
+    _apply(connection, link, issue, caught)
 
 
 def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int = BATCH) -> Caught:
     caught = Caught()
-    links = _open_links(connection)
+    links = _watched_links(connection)
     for start in range(0, len(links), batch_size):
         batch = links[start : start + batch_size]
         by_key = {link.issue_key: link for link in batch}
-        jql = f"key IN ({', '.join(by_key)}) AND statusCategory = Done"
         try:
-            done = client.search(jql, fields=["status"], page_size=batch_size)
-        except JiraValidationError:
-            _one_by_one(client, batch, caught)
-            continue
-        for issue in done:
-            if issue.get("key") in by_key:
-                _resolve(by_key[issue["key"]], caught)
-    if caught.resolved or caught.deleted:
-        log.info("jira.reconcile connection=%s resolved=%s deleted=%s", connection.pk, caught.resolved, caught.deleted)
+            found = client.search(f"key IN ({', '.join(by_key)})", fields=FIELDS, page_size=batch_size)
+        except JiraValidationError:  # a key in the batch no longer exists: every key on its own
+            found = []
+        returned = set()
+        for issue in found:
+            link = by_key.get(issue.get("key"))
+            if link is not None:
+                returned.add(link.issue_key)
+                _apply(connection, link, issue, caught)
+        for key, link in by_key.items():
+            if key not in returned:  # moved to another key, deleted, or left out by the search
+                _one(connection, client, link, caught)
+    sync_log_write(direction="reconcile", outcome="applied" if caught.resolved + caught.reopened + caught.deleted
+                   else "ignored", code="run",
+                   message=f"checked {len(links)} linked issues: {caught.resolved} resolved, {caught.reopened} "
+                   f"reopened, {caught.deleted} deleted in Jira, {caught.ignored} unchanged", connection=connection)
+    if caught.resolved or caught.deleted or caught.reopened:
+        log.info("jira.reconcile connection=%s resolved=%s reopened=%s deleted=%s", connection.pk, caught.resolved,
+                 caught.reopened, caught.deleted)
     metrics.reconcile_decisions(checked=len(links), resolved=caught.resolved, deleted=caught.deleted)
     return caught

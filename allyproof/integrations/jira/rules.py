@@ -33,6 +33,8 @@ class RuleInput:
     issue_type: str  # a name; "" = the default (Bug, else Task, else the first standard type)
     auto_push: bool
     triage: Triage = field(default_factory=Triage)
+    # When a scan finds a Jira-resolved violation again: comment only, or comment and reopen the issue.
+    regression_policy: str = "comment"
 
 
 @dataclass
@@ -56,6 +58,8 @@ def _format_errors(rule: RuleInput) -> list[str]:
         errors.append("Unknown severity.")
     elif rule.enabled and not rule.severities:
         errors.append("Tick at least one severity, or nothing from this site can reach Jira.")
+    if rule.regression_policy not in SiteSyncRule.Regression.values:
+        errors.append("Choose what happens in Jira when a violation is detected again.")
     return errors
 
 
@@ -150,6 +154,7 @@ def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
     elif not rule.auto_push:
         row.auto_push_since = None
     row.enabled, row.project_key, row.auto_push = rule.enabled, rule.project_key, rule.auto_push
+    row.regression_policy = rule.regression_policy
     row.severities = [i for i in IMPACTS if i in rule.severities]
     row.priorities, row.extra_labels = dict(rule.triage.priorities), list(rule.triage.labels)
     row.components = list(rule.triage.components)

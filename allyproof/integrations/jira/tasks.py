@@ -16,6 +16,14 @@ def webhook_sync_task(connection_id: int) -> None:
         webhooks.webhook_sync(connection=connection, client=client_for(connection))
 
 
+@db_task(retries=3, retry_delay=60)
+def webhook_verify_task(connection_id: int) -> None:
+    """After a reconnect: compare what Jira has registered with the rules, and re-register if needed."""
+    connection = JiraConnection.objects.filter(pk=connection_id, status=JiraConnection.Status.ACTIVE).first()
+    if connection is not None and (connection.webhook_ids or webhooks.desired_jql(connection)):
+        webhooks.webhook_refresh(connection=connection, client=client_for(connection))
+
+
 @db_task()
 def run_push_job(job_id: int) -> None:
     from .jobs import push_job_run
@@ -27,10 +35,18 @@ def run_push_job(job_id: int) -> None:
 
 @db_task(retries=2, retry_delay=30)
 def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int]) -> None:
+    """Kept so tasks queued before scan follow-ups existed still run; new scans use scan_followup_task."""
     from . import autopush
 
     autopush.scan_completed(site_id=site_id, new_violation_ids=new_violation_ids,
                             reopened_violation_ids=reopened_violation_ids, client_for=client_for)
+
+
+@db_task()
+def scan_followup_task(followup_id: int) -> None:
+    from .scan_followup import scan_followup_run
+
+    scan_followup_run(followup_id=followup_id, client_for=client_for)
 
 
 @db_task(retries=2, retry_delay=30)
@@ -55,3 +71,6 @@ sweep_push_jobs = PERIODIC["sweep"]
 reconcile_all = PERIODIC["reconcile"]
 wipe_abandoned_handshakes = PERIODIC["wipe-handshakes"]
 converge_links = PERIODIC["converge"]
+sweep_scan_followups = PERIODIC["scan-followups"]
+webhook_heal_all = PERIODIC["webhook-heal"]
+sync_log_prune_daily = PERIODIC["sync-log-prune"]

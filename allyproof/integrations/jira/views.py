@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -13,7 +14,10 @@ from allyproof.monitoring.selectors import site_get
 from . import connection as connection_service
 from . import projects, webhooks
 from .gateway import client_for
-from .models import JiraConnection
+from .models import JiraConnection, JiraSyncLog
+from .sync_log import OUTCOMES, sync_log_for_connection
+from .sync_status import webhook_status
+from .tasks import webhook_verify_task
 from .gates import IMPACT_LABELS
 from .models import SiteSyncRule
 from .rules import PROJECT_KEY
@@ -48,9 +52,22 @@ def integrations_context(request, *, rule_errors=None, posted=None) -> dict:
         "connection": connection,
         "project_list": picker,
         "is_admin": request.membership.is_admin,
-        "webhook_url": webhooks.webhook_url(),
+        "webhook_url": webhooks.webhook_url(connection) if connection is not None else "",
         "rows": rows,
         "impacts": IMPACT_CHOICES,
+        **_sync_context(request, connection),
+    }
+
+
+def _sync_context(request, connection) -> dict:
+    if connection is None or connection.status == JiraConnection.Status.CHOOSING_SITE:
+        return {}
+    outcome, direction = request.GET.get("log_outcome", ""), request.GET.get("log_direction", "")
+    return {
+        "webhook_status": webhook_status(connection=connection),
+        "sync_log": sync_log_for_connection(connection=connection, outcome=outcome, direction=direction),
+        "log_outcome": outcome, "log_direction": direction, "log_outcomes": OUTCOMES,
+        "log_directions": JiraSyncLog.Direction.choices,
     }
 
 
@@ -115,6 +132,9 @@ def oauth_callback(request):
     except connection_service.ConnectError as problem:
         messages.error(request, str(problem))
         return redirect("integrations")
+    if result.connection.is_active:  # a reconnect: check Jira still has the registration the rules need
+        connection_id = result.connection.pk
+        transaction.on_commit(lambda: webhook_verify_task(connection_id))
     if result.needs_site_choice:
         messages.info(request, "Your Atlassian account can reach several Jira sites: pick the one for this organization.")
     else:

@@ -1,4 +1,5 @@
-"""The endpoint Atlassian delivers dynamic webhooks to. Authenticate first, answer fast."""
+"""The endpoints Atlassian delivers dynamic webhooks to: one callback URL per connection. Answers are
+JSON; the URL is mapped to its connection first, then the JWT is verified, then the body is read."""
 
 from __future__ import annotations
 
@@ -11,19 +12,28 @@ from allyproof.core import metrics
 from . import inbound
 
 
+def _length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
 @csrf_exempt  # authenticated by the JWT Atlassian signs with our client secret, not by a cookie
 @require_POST
 @metrics.counts_deliveries
-def receive(request):
-    try:
-        record = inbound.receive(
-            authorization=request.headers.get("Authorization"),
-            identifier=request.headers.get("X-Atlassian-Webhook-Identifier", ""),
-            body=request.body,
-        )
-    except inbound.Unauthenticated as problem:
-        return JsonResponse({"error": "unauthenticated", "detail": str(problem)}, status=401)
-    except inbound.BadPayload as problem:
-        # 400 is not retried by Atlassian: a malformed body will not get better.
-        return JsonResponse({"error": "bad_payload", "detail": str(problem)}, status=400)
-    return JsonResponse({"outcome": record.outcome}, status=200)
+def receive(request, token: str):
+    answer = inbound.receive(
+        url_token=token, authorization=request.headers.get("Authorization"),
+        identifier=request.headers.get("X-Atlassian-Webhook-Identifier", ""),
+        content_length=_length(request), read_body=lambda: request.body,
+    )
+    return JsonResponse(answer.body, status=answer.status)
+
+
+@csrf_exempt
+def retired(request):
+    """The shared URL every connection used before each had its own: registrations still pointing here
+    get a clear, final answer (410 is not retried by Atlassian) until they expire or are replaced."""
+    return JsonResponse({"error": "gone", "detail": "this callback URL is retired; each connection now registers "
+                         "its own. Saving sync rules or the next refresh re-registers."}, status=410)

@@ -1,4 +1,4 @@
-"""Joins the migrations that issues 8, 10 and 12 each added after 0002 (made side by side)."""
+"""Joins the migrations that issues 8, 9, 10 and 12 each added after 0002 (made side by side)."""
 
 from django.db import migrations
 
@@ -8,5 +8,6 @@ class Migration(migrations.Migration):
         ("jira", "0003_issue8_exactly_once"),
         ("jira", "0003_issue10_fixed_action"),
         ("jira", "0003_issue12_triage"),
+        ("jira", "0003_issue9_sync"),
     ]
     operations = []

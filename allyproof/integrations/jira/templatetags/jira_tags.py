@@ -20,3 +20,11 @@ def jira_push_button(context, violation):
 def jql_projects(jql: str) -> str:
     """The webhook's JQL filter in words: "project IN (ACME, BETA)" -> "ACME and BETA"."""
     return words.projects_in_words(jql)
+
+
+@register.inclusion_tag("jira/_violation_sync_log.html")
+def jira_violation_sync_log(violation):
+    from ..sync_log import sync_log_for_violation
+
+    return {"log_rows": sync_log_for_violation(violation_id=violation.pk,
+                                               organization_id=violation.site.organization_id)}

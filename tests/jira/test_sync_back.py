@@ -1,0 +1,290 @@
+"""Issue 9's cases, end to end in-process (the sandbox's signed deliveries into the real receiver,
+reconciliation and scan follow-ups through the real services). The served-sandbox, real-worker versions
+live in test_sync_back_served.py."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from allyproof.core import clock
+from allyproof.integrations.jira import inbound, push, reconcile, scan_followup, webhooks
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
+                                                OutboundWrite, ScanFollowUp, SiteSyncRule)
+from allyproof.monitoring.models import Violation
+from allyproof.monitoring.services import violation_reopen, violation_resolve
+from tests import factories
+from tests.jira.conftest import NoGate
+
+
+@pytest.fixture
+def same_clock(sandbox):
+    """AllyProof's clock reads the sandbox's, so the tests can move time for both at once."""
+    sandbox.clock.freeze()
+    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
+        yield sandbox.clock
+
+
+@pytest.fixture
+def linked(acme, connected, sandbox, client, same_clock):
+    """color-contrast pushed as ACME-1, the webhook registered, deliveries routed into AllyProof."""
+    webhooks.webhook_sync(connection=connected, client=client_for(connected))
+    violation = acme.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(violation))
+    sandbox.webhook_sender = route_into(client)
+    connected.refresh_from_db()
+    same_clock.advance(1)
+    return violation
+
+
+def route_into(client):
+    def send(url, headers, body):
+        return client.post(url.removeprefix("http://testserver"), body, content_type="application/json",
+                           headers=headers).status_code
+    return send
+
+
+def status(violation):
+    violation.refresh_from_db()
+    return violation.status
+
+
+def rescan(site, capture):
+    """A scan that finds everything again; returns its follow-up row (written after commit)."""
+    with capture(execute=True):
+        scan = factories.ingest(site, factories.axe_fixture("multi_page__site.json"), scanned_at=clock.now())
+    return ScanFollowUp.objects.get(scan_id=scan.pk)
+
+
+def follow_up(row):
+    return scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+
+
+def run_reconcile(connection):
+    return reconcile.reconcile(connection=connection, client=client_for(connection, gate=NoGate()))
+
+
+def codes(violation):
+    return list(JiraSyncLog.objects.filter(violation=violation).order_by("pk").values_list("code", flat=True))
+
+
+# 1. Regressions stay visible ----------------------------------------------------------------------
+
+def test_case1_a_regression_stays_open_through_reconciliation_and_comments_once(
+        linked, sandbox, connected, same_clock, django_capture_on_commit_callbacks):
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    assert status(linked) == Violation.Status.RESOLVED
+    same_clock.advance(60)
+    row = rescan(linked.site, django_capture_on_commit_callbacks)
+    assert status(linked) == Violation.Status.OPEN and linked.pk in row.reopened_violation_ids
+    assert follow_up(row) is True
+    assert follow_up(row) is False  # done already: a second run comments nothing
+    sandbox.deliver_pending()  # the echo of our comment on a still-Done issue
+    same_clock.advance(1800)
+    caught = run_reconcile(connected)
+    assert (caught.resolved, status(linked)) == (0, Violation.Status.OPEN)
+    assert "done_before_reopen" in codes(linked)
+    same_clock.advance(60)
+    follow_up(rescan(linked.site, django_capture_on_commit_callbacks))  # still open: not reopened, no comment
+    comments = sandbox.get_issue(None, "ACME-1")["fields"]["comment"]["comments"]
+    assert len(comments) == 1 and DetectedAgainComment.objects.count() == 1
+    # A person finishes the work again: a Done after the reopen resolves it.
+    sandbox.transition_issue(None, "ACME-1", "In Progress")
+    same_clock.advance(5)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    assert status(linked) == Violation.Status.RESOLVED
+
+
+def test_case1_reopen_policy_moves_the_issue_back_to_to_do_and_its_echo_changes_nothing(
+        linked, sandbox, connected, same_clock, django_capture_on_commit_callbacks):
+    SiteSyncRule.objects.filter(site=linked.site).update(regression_policy="reopen")
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    same_clock.advance(60)
+    follow_up(rescan(linked.site, django_capture_on_commit_callbacks))
+    issue = sandbox.get_issue(None, "ACME-1")
+    assert issue["fields"]["status"]["statusCategory"]["key"] == "new"
+    assert OutboundWrite.objects.filter(kind="transition", issue_key="ACME-1").count() == 1
+    sandbox.deliver_pending()
+    run_reconcile(connected)
+    assert status(linked) == Violation.Status.OPEN
+    line = JiraSyncLog.objects.get(code="detected_again")
+    assert "moved ACME-1 to To Do" in line.message and line.violation_id == linked.pk
+    same_clock.advance(5)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    assert status(linked) == Violation.Status.RESOLVED
+
+
+# 2. A stale Done never resolves -------------------------------------------------------------------
+
+@pytest.mark.parametrize("first_arrives", [True, False])
+def test_case2_a_late_done_under_a_new_identifier_is_ignored_with_the_reason(
+        linked, sandbox, connected, same_clock, django_capture_on_commit_callbacks, first_arrives):
+    sandbox.faults.add_delivery(kind="redeliver", seconds=900)
+    if not first_arrives:
+        sandbox.faults.add_delivery(kind="drop")  # only the late copy ever arrives
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    assert status(linked) == (Violation.Status.RESOLVED if first_arrives else Violation.Status.OPEN)
+    same_clock.advance(60)
+    follow_up(rescan(linked.site, django_capture_on_commit_callbacks))
+    sandbox.transition_issue(None, "ACME-1", "To Do")  # a person agrees: not done
+    same_clock.advance(900)
+    sandbox.deliver_pending()  # the Done again, late, after the reopen
+    assert status(linked) == Violation.Status.OPEN
+    late = JiraSyncLog.objects.filter(violation=linked, direction="inbound").order_by("pk").last()
+    # The same change again is a duplicate; the late copy alone is older than what was applied since.
+    assert late.code == ("duplicate" if first_arrives else "stale")
+    assert late.message.startswith("ignored")
+    run_reconcile(connected)
+    assert status(linked) == Violation.Status.OPEN
+
+
+def test_case2_a_person_reopening_in_allyproof_outranks_an_older_done(linked, sandbox, connected, same_clock, owner):
+    sandbox.faults.add_delivery(kind="delay", seconds=300)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    same_clock.advance(10)
+    violation_resolve(violation=linked, by=owner)
+    same_clock.advance(10)
+    violation_reopen(violation=linked)
+    same_clock.advance(300)
+    sandbox.deliver_pending()
+    assert status(linked) == Violation.Status.OPEN
+    assert codes(linked)[-1] == "done_before_reopen"
+
+
+# 3. No change doubled or dropped ------------------------------------------------------------------
+
+def test_case3_two_changes_in_one_millisecond_both_apply(linked, sandbox):
+    with sandbox.same_millisecond():
+        sandbox.edit_issue(None, "ACME-1", summary="Renamed by a person")
+        sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    events = list(InboundEvent.objects.order_by("pk").values_list("timestamp", "outcome"))
+    assert len(events) == 2 and events[0][0] == events[1][0]
+    assert status(linked) == Violation.Status.RESOLVED
+
+
+def test_case3_another_sites_delivery_with_the_same_issue_id_and_time_masks_nothing(linked, sandbox, client, connected):
+    bodies = []
+    send = sandbox.webhook_sender
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append((url, headers, body)) or 200
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    url, headers, body = bodies[0]
+    foreign = json.loads(body)
+    foreign["issue"]["self"] = foreign["issue"]["self"].replace("demo-agency", "another-agency")
+    assert send(url, {**headers, "X-Atlassian-Webhook-Identifier": "foreign"}, json.dumps(foreign).encode()) == 200
+    assert send(url, headers, body) == 200
+    assert status(linked) == Violation.Status.RESOLVED
+    assert list(InboundEvent.objects.order_by("pk").values_list("outcome", flat=True)) == ["unmatched", "applied"]
+
+
+# 6. Deletions noticed -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("search_omits_missing_keys", [False, True])
+def test_case6_a_deletion_whose_delivery_was_lost_is_noticed(linked, sandbox, connected, search_omits_missing_keys):
+    sandbox.cfg.site(connected.cloud_id).search_omits_missing_keys = search_omits_missing_keys
+    other = linked.site.violations.get(rule_id="image-alt")
+    push.violation_push(violation=other, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(other))  # ACME-2
+    sandbox.faults.add_delivery(kind="drop")
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.deliver_pending()
+    assert JiraLink.objects.get(violation=linked).status == JiraLink.Status.LINKED  # nothing arrived
+    caught = run_reconcile(connected)
+    assert caught.deleted == 1
+    link = JiraLink.objects.get(violation=linked)
+    assert link.status == JiraLink.Status.DELETED and link.deleted_at  # kept as history
+    assert JiraLink.objects.get(violation=other).status == JiraLink.Status.LINKED
+    assert "issue_deleted" in codes(linked)
+    fetched = [r.path for r in sandbox.requests if r.method == "GET" and r.path.endswith("/issue/ACME-1")]
+    assert fetched  # the missing key was asked about on its own
+
+
+# 8. Traces of everything --------------------------------------------------------------------------
+
+def test_case8_a_handler_failure_keeps_its_record_and_answers_500(linked, sandbox, connected):
+    def broken(connection, event, link):
+        raise RuntimeError("the database went away")
+
+    bodies = []
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append((headers, body)) or 200
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    headers, body = bodies[0]
+    kwargs = {"url_token": connected.webhook_token, "authorization": headers["Authorization"],
+              "identifier": headers["X-Atlassian-Webhook-Identifier"], "content_length": len(body),
+              "read_body": lambda: body}
+    answer = inbound.receive(**kwargs, handlers={"jira:issue_updated": broken})
+    assert answer.status == 500 and answer.body["error"] == "handler_failed"
+    record = InboundEvent.objects.get()
+    assert record.outcome == "failed" and "RuntimeError" in record.detail
+    assert JiraSyncLog.objects.filter(code="handler_error", violation=linked).exists()
+    retried = inbound.receive(**kwargs)  # Atlassian retries: the same identifier runs again
+    assert retried.status == 200 and retried.body["outcome"] == "applied"
+    assert InboundEvent.objects.get().outcome == "applied"
+    assert status(linked) == Violation.Status.RESOLVED
+
+
+def test_case8_the_violation_page_shows_every_exchange(linked, sandbox, client, same_clock):
+    sandbox.transition_issue(None, "ACME-1", "In Progress")
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    page = client.get(f"/sites/{linked.site_id}/violations/{linked.pk}/").content.decode()
+    assert "Exchanges with Jira" in page and "created ACME-1 in Jira" in page
+    assert "resolved: the issue entered Done (ACME-1)" in page
+    assert "ignored: the issue is not in a Done-category status (ACME-1)" in page
+
+
+def test_case8_the_integrations_page_log_is_filterable(linked, sandbox, client, connected):
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    client.post(f"/integrations/jira/webhook/{connected.webhook_token}/", b"{}", content_type="application/json")
+    page = client.get("/settings/integrations/").content.decode()
+    assert "Jira tells us about changes in ACME." in page and "missing bearer token" in page
+    refused = client.get("/settings/integrations/?log_outcome=refused").content.decode()
+    assert "missing bearer token" in refused and "resolved: the issue entered Done" not in refused
+
+
+def test_the_sync_log_is_pruned_after_the_retention(linked, sandbox, settings):
+    from allyproof.integrations.jira.sync_log import sync_log_prune
+
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    kept = JiraSyncLog.objects.count()
+    assert sync_log_prune(now=clock.now() + dt.timedelta(days=89)) == 0
+    assert sync_log_prune(now=clock.now() + dt.timedelta(days=91)) == kept
+
+
+def test_case1_the_regression_policy_is_per_site(linked, sandbox, connected, org, same_clock, rules_for,
+                                                   django_capture_on_commit_callbacks):
+    """Two sites, two policies: each regression follows its own site's rule, not the organization's first."""
+    web = factories.site(org, "Web Co", "https://web.example/")
+    factories.ingest(web, factories.axe_fixture("multi_page__site.json").replace(b"www.acme-dental.example",
+                                                                                  b"web.example"), scanned_at=clock.now())
+    rules_for(web, key="WEB")
+    webhooks.webhook_sync(connection=connected, client=client_for(connected))
+    same_clock.advance(1)
+    SiteSyncRule.objects.filter(site=web).update(regression_policy="reopen")
+    assert SiteSyncRule.objects.get(site=linked.site).regression_policy == "comment"
+    other = web.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=other, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(other))
+    for key in ("ACME-1", "WEB-1"):
+        sandbox.transition_issue(None, key, "Done")
+    sandbox.deliver_pending()
+    same_clock.advance(60)
+    follow_up(rescan(linked.site, django_capture_on_commit_callbacks))
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = factories.ingest(web, factories.axe_fixture("multi_page__site.json").replace(
+            b"www.acme-dental.example", b"web.example"), scanned_at=clock.now())
+    follow_up(ScanFollowUp.objects.get(scan_id=scan.pk))
+    categories = {key: sandbox.get_issue(None, key)["fields"]["status"]["statusCategory"]["key"]
+                  for key in ("ACME-1", "WEB-1")}
+    assert categories == {"ACME-1": "done", "WEB-1": "new"}, list(JiraSyncLog.objects.values_list("code", "message"))

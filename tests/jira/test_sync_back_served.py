@@ -1,0 +1,131 @@
+"""Issue 9's cases end to end as deployed: the sandbox served in its own process delivering signed
+webhooks over HTTP to AllyProof's live server, reconciliation over real HTTP, and a real Huey consumer
+running the durable scan follow-up (PostgreSQL)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from django.db import connection as db
+
+from allyproof.integrations.jira import client as jira_client
+from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
+                                                ScanFollowUp)
+from allyproof.monitoring.models import Violation
+from jira_sandbox import DEMO_AGENCY_ID
+from tests import factories
+from tests.jira.conftest import NoGate, connect
+from tests.jira.test_workers import free_port, wait_for, _up
+from tests.services import require_postgres
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+@pytest.fixture
+def served(client, admin_user, org, settings, live_server):
+    require_postgres()
+    port = free_port()
+    sandbox = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
+                                str(port), "--auto-approve", "--index-delay", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _up(url), timeout=20)
+    settings.CONFIG = settings.CONFIG.__class__(**{
+        **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
+        "public_url": live_server.url, "jira_push_interval_ms": 0, "jira_job_stale_seconds": 2})
+    jira_client.use_transport(httpx.HTTPTransport())
+    client.force_login(admin_user)
+    connection = connect(client, None)
+    site = factories.site(org)
+    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+    result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
+        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+                        issue_type="", auto_push=False)])
+    assert result.ok, result.errors
+    webhooks.webhook_sync(connection=connection, client=client_for(connection))
+    violation = site.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(violation))
+    workers = []
+    env = {**os.environ, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url, "JIRA_JOB_STALE_SECONDS": "2",
+           "ALLYPROOF_TEST_DATABASE_URL": "",
+           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
+
+    def start_worker():
+        workers.append(subprocess.Popen(
+            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
+             "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    yield {"url": url, "connection": connection, "site": site, "violation": violation, "start_worker": start_worker}
+    for process in workers:
+        process.kill()
+        process.wait()
+    jira_client.use_transport(None)
+    sandbox.terminate()
+    sandbox.wait()
+
+
+def act(world, key, **body):
+    response = httpx.post(f"{world['url']}/_sandbox/sites/{DEMO_AGENCY_ID}/issues/{key}", json=body, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def deliver(world):
+    return httpx.post(f"{world['url']}/_sandbox/deliver", timeout=30).json()
+
+
+def state(violation):
+    violation.refresh_from_db()
+    return violation.status
+
+
+def test_regression_stays_open_and_the_worker_comments_once_even_after_a_crash(served, django_capture_on_commit_callbacks):
+    world, violation = served, served["violation"]
+    act(world, "ACME-1", action="transition", status="Done")
+    deliver(world)
+    wait_for(lambda: state(violation) == Violation.Status.RESOLVED, timeout=20)
+    scan = factories.ingest(world["site"], factories.axe_fixture("multi_page__site.json"))  # found again
+    row = ScanFollowUp.objects.get(scan_id=scan.pk)  # written after commit, queued for a worker
+    assert state(violation) == Violation.Status.OPEN
+    # A runner that died mid-way: the sweeper hands the row to the (real) worker again.
+    ScanFollowUp.objects.filter(pk=row.pk).update(status="running", heartbeat_at=row.created_at)
+    world["start_worker"]()
+    time.sleep(2.5)  # past JIRA_JOB_STALE_SECONDS
+    assert row.pk in scan_followup.scan_followups_resume()  # (the first scan's row is resumed too)
+    wait_for(lambda: not ScanFollowUp.objects.exclude(status="done").exists(), timeout=60)
+    assert scan_followup.scan_followups_resume() == []
+    deliver(world)  # the echo of our comment
+    reconcile.reconcile(connection=world["connection"], client=client_for(world["connection"], gate=NoGate()))
+    assert state(violation) == Violation.Status.OPEN
+    issue = client_for(world["connection"]).get_issue("ACME-1", fields="comment,status")
+    assert len(issue["fields"]["comment"]["comments"]) == 1 and DetectedAgainComment.objects.count() == 1
+    assert JiraSyncLog.objects.filter(violation=violation, code="done_before_reopen").exists()
+
+
+def test_stale_done_same_millisecond_and_silent_deletion_over_http(served):
+    world, violation = served, served["violation"]
+    httpx.post(f"{world['url']}/_sandbox/delivery-faults", json={"kind": "redeliver", "seconds": 0}, timeout=10)
+    act(world, "ACME-1", actions=[{"action": "edit", "fields": {"summary": "Renamed"}},
+                                  {"action": "transition", "status": "Done"}])
+    wait_for(lambda: deliver(world)["pending"] == 0 and InboundEvent.objects.count() >= 2, timeout=30)
+    assert state(violation) == Violation.Status.RESOLVED
+    stamps = set(InboundEvent.objects.exclude(outcome="duplicate").values_list("timestamp", flat=True))
+    assert len(stamps) == 1 and InboundEvent.objects.count() == 2  # both changes, the redelivery deduped
+    # Deleted in Jira, the deletion's delivery lost, and a search that leaves the key out.
+    httpx.post(f"{world['url']}/_sandbox/sites/{DEMO_AGENCY_ID}/options", json={"search_omits_missing_keys": True},
+               timeout=10)
+    httpx.post(f"{world['url']}/_sandbox/delivery-faults", json={"kind": "drop"}, timeout=10)
+    act(world, "ACME-1", action="transition", status="To Do")  # Jira's resolution no longer holds
+    deliver(world)
+    httpx.post(f"{world['url']}/_sandbox/delivery-faults", json={"kind": "drop"}, timeout=10)
+    act(world, "ACME-1", action="delete")
+    deliver(world)
+    caught = reconcile.reconcile(connection=world["connection"], client=client_for(world["connection"], gate=NoGate()))
+    assert caught.deleted == 1
+    assert JiraLink.objects.get(violation=violation).status == JiraLink.Status.DELETED

@@ -1,0 +1,393 @@
+"""Random schedules over the inbound side (Hypothesis RuleBasedStateMachine): pushes, transitions in
+Jira (To Do, In Progress, Done, Closed — a second Done-category status — and back out), comments by us
+and by people, deletions, scans that reopen, resolve and reopen by a person, deliveries dropped,
+doubled, reordered, delayed, redelivered late and two changes in one millisecond, reconciliation,
+webhook expiry, a second organization on the same site and account, disconnect and reconnect.
+
+Once settled (every delivery made, registrations healed, reconciliation run), the promises hold:
+- a linked violation is resolved by Jira iff its issue is now in a Done-category status and entered
+  it after the violation's last reopen (by a scan or a person); a Done after the reopen resolves it;
+- no change is lost (every delivery that reached us left a record) and none is applied twice;
+- no scan comments twice on one issue;
+- every connection's registration matches its rules, and touches no other connection's.
+
+CI runs a bounded, derandomized profile; ALLYPROOF_PROPERTY_EXAMPLES=200 runs a longer search.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import httpx
+import pytest
+from django.db import transaction
+from django.test import Client, TestCase
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
+from allyproof.core import clock
+from allyproof.integrations.jira import client as jira_client
+from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
+from allyproof.integrations.jira.errors import JiraError
+from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.models import JiraConnection, JiraLink, JiraSyncLog, ScanFollowUp
+from allyproof.monitoring.models import Violation
+from allyproof.monitoring.services import violation_reopen, violation_resolve
+from jira_sandbox import Sandbox, SandboxConfig
+from jira_sandbox.world import DEFAULT_WORLD
+from tests import factories
+from tests.jira.conftest import NoGate, consent, start_connect
+
+EXAMPLES = int(os.environ.get("ALLYPROOF_PROPERTY_EXAMPLES", "6"))
+STATUSES = ["To Do", "In Progress", "Done", "Closed"]
+DELIVERY_FAULTS = ["drop", "duplicate", "reorder", "delay", "redeliver"]
+DETECTED_AGAIN = "detected this violation again"
+
+
+# The four places where this test meets the code under test's own API (kept together, so the same
+# schedules can be replayed against an older version of the code by rewriting only these).
+def callback_url(connection: JiraConnection) -> str:
+    return webhooks.webhook_url(connection)
+
+
+def run_scan_followup(scan, reopened_ids: set[int], times: int) -> None:
+    row = ScanFollowUp.objects.get(scan_id=scan.pk)
+    for _ in range(times):
+        scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+
+
+def recorded_identifiers() -> set[str]:
+    return set(JiraSyncLog.objects.filter(direction="inbound").values_list("identifier", flat=True))
+
+
+def heal_registration(connection: JiraConnection) -> None:
+    webhooks.webhook_refresh(connection=connection, client=client_for(connection))
+
+
+def sandbox_config() -> SandboxConfig:
+    """The default world plus a second Done-category status, "Closed". Rate limits off: the clock stands
+    still between steps, so Jira's burst window would never pass (pacing is not this test's subject)."""
+    return SandboxConfig.from_dict({
+        "rate_limits": {"enabled": False},
+        "statuses": [*DEFAULT_WORLD["statuses"], {"id": "6", "name": "Closed", "category": "done"}],
+        "transitions": [*DEFAULT_WORLD["transitions"], {"id": "41", "name": "Close", "to": "Closed"}],
+    })
+
+
+def connect_org(web: Client, sb: Sandbox, org) -> JiraConnection:
+    assert web.get(consent(sb, start_connect(web, sb))).status_code == 302
+    connection = JiraConnection.objects.get(organization=org, status__in=["choosing_site", "active"])
+    if connection.status == JiraConnection.Status.CHOOSING_SITE:
+        web.post("/settings/integrations/jira/site/", {"cloud_id": connection.available_sites[0]["id"]})
+        connection.refresh_from_db()
+    return connection
+
+
+class Tenant:
+    """One organization: its admin's browser, its site, its Jira project and its violations."""
+
+    def __init__(self, name: str, key: str, host: str, sb: Sandbox):
+        self.org = factories.organization(name)
+        self.owner = self.org.memberships.get(role="owner").user
+        self.web = Client()
+        self.web.force_login(self.owner)
+        self.key, self.sb = key, sb
+        self.site = factories.site(self.org, name, f"https://{host}/")
+        factories.ingest(self.site, factories.axe_fixture("multi_page__site.json").replace(
+            b"www.acme-dental.example", host.encode()), scanned_at=clock.now())
+        self.violations = list(self.site.violations.order_by("rule_id")[:3])
+        self.connection = connect_org(self.web, sb, self.org)
+        self.enable()
+
+    def refresh(self) -> JiraConnection | None:
+        self.connection = JiraConnection.objects.exclude(status="disconnected").filter(organization=self.org).first()
+        return self.connection
+
+    def enable(self, on: bool = True) -> None:
+        connection = self.refresh()
+        result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
+            rules.RuleInput(site_id=self.site.pk, enabled=on, project_key=self.key,
+                            severities=frozenset(rules.IMPACTS), issue_type="", auto_push=False)])
+        assert result.ok, result.errors
+        try:
+            webhooks.webhook_sync(connection=self.refresh(), client=client_for(self.connection))
+        except JiraError:
+            pass  # kept on the connection; healed when settling
+
+
+class SyncBack(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self.sb = Sandbox(sandbox_config())
+        self.sb.auto_approve = True
+        self.sb.clock.freeze(float(int(self.sb.clock.now())))  # whole milliseconds: Jira's resolution
+        self.sb.sleep = self.sb.clock.advance
+        self._transport = jira_client.transport(httpx.WSGITransport(app=self.sb))
+        self._transport.__enter__()
+        self._clock = clock.follow(lambda: dt.datetime.fromtimestamp(self.sb.clock.now(), dt.UTC))
+        self._clock.__enter__()
+        self.receiver = Client()
+        self.sb.webhook_sender = self._send
+        self.reopened: dict[int, dt.datetime] = {}  # violation -> last reopen by a scan or a person
+        self.reopen_scans: dict[int, int] = {}  # violation -> how many scans reopened it
+        self.delivered: list[str] = []
+
+    def _send(self, url, headers, body):
+        response = self.receiver.post(url.removeprefix("http://testserver"), body, content_type="application/json",
+                                      headers=headers)
+        if response.status_code == 200:
+            self.delivered.append(headers["X-Atlassian-Webhook-Identifier"])
+        return response.status_code
+
+    @initialize()
+    def tenants(self):
+        self.a = Tenant("Demo Agency", "ACME", "www.acme-dental.example", self.sb)
+        self.b = Tenant("Other Agency", "WEB", "web.example", self.sb)  # same Jira site, same account
+        for violation in self.a.violations + self.b.violations:
+            self.reopened[violation.pk] = violation.first_detected_at
+        for index in range(6):  # every violation starts linked: the schedules are about what follows
+            self.push(index)
+
+    def teardown(self):
+        try:
+            if hasattr(self, "a"):
+                self.settle_and_check()
+        finally:
+            self._clock.__exit__(None, None, None)
+            self._transport.__exit__(None, None, None)
+            transaction.set_rollback(True)
+            self._atomic.__exit__(None, None, None)
+
+    # helpers ------------------------------------------------------------------------------------
+    def tick(self, seconds: float = 1.0) -> None:
+        self.sb.clock.advance(seconds)
+
+    def violation(self, index: int) -> tuple[Tenant, Violation]:
+        tenants = [(self.a, v) for v in self.a.violations] + [(self.b, v) for v in self.b.violations]
+        tenant, violation = tenants[index % len(tenants)]
+        violation.refresh_from_db()
+        return tenant, violation
+
+    def live_issue(self, violation: Violation) -> str | None:
+        link = JiraLink.objects.filter(violation=violation, status=JiraLink.Status.LINKED).first()
+        if link is None or self.sb.jira.site_state(link.cloud_id).issue(link.issue_key) is None:
+            return None
+        return link.issue_key
+
+    # operations ---------------------------------------------------------------------------------
+    @rule(index=st.integers(0, 5))
+    def push_again(self, index):
+        self.push(index)
+
+    def push(self, index):
+        tenant, violation = self.violation(index)
+        connection = tenant.refresh()
+        if connection is None or not connection.is_active:
+            return
+        self.tick()
+        try:
+            push.violation_push(violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
+                                violation_url=push.absolute_violation_url(violation))
+        except (push.PushRefused, JiraError):
+            pass
+
+    @rule(index=st.integers(0, 5), status=st.sampled_from(STATUSES))
+    def transition(self, index, status):
+        _, violation = self.violation(index)
+        key = self.live_issue(violation)
+        if key:
+            self.tick()
+            self.sb.transition_issue(None, key, status)
+
+    @rule(index=st.integers(0, 5), status=st.sampled_from(["Done", "To Do", "Closed"]))
+    def edit_and_transition_in_one_millisecond(self, index, status):
+        _, violation = self.violation(index)
+        key = self.live_issue(violation)
+        if key:
+            self.tick()
+            with self.sb.same_millisecond():
+                self.sb.edit_issue(None, key, summary=f"edited at {self.sb.clock.now()}")
+                self.sb.transition_issue(None, key, status)
+
+    @rule(index=st.integers(0, 5))
+    def person_comments_in_jira(self, index):
+        _, violation = self.violation(index)
+        key = self.live_issue(violation)
+        if key:
+            self.tick()
+            self.sb.add_comment(None, key, "Looked at it again.")
+
+    @rule(index=st.integers(0, 5))
+    def delete_in_jira(self, index):
+        _, violation = self.violation(index)
+        key = self.live_issue(violation)
+        if key:
+            self.tick()
+            self.sb.delete_issue(None, key)
+
+    @rule(tenant=st.sampled_from(["a", "b"]), twice=st.booleans())
+    def scan_finds_everything_again(self, tenant, twice):
+        t = getattr(self, tenant)
+        self.tick()
+        before = {v.pk for v in t.site.violations.filter(status=Violation.Status.RESOLVED)}
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            scan = factories.ingest(t.site, factories.axe_fixture("multi_page__site.json").replace(
+                b"www.acme-dental.example", t.site.base_url.split("/")[2].encode()), scanned_at=clock.now())
+        reopened = before & set(t.site.violations.filter(status=Violation.Status.OPEN).values_list("pk", flat=True))
+        for pk in reopened:
+            self.reopened[pk] = scan.started_at
+            self.reopen_scans[pk] = self.reopen_scans.get(pk, 0) + 1
+        run_scan_followup(scan, reopened, 2 if twice else 1)
+
+    @rule(index=st.integers(0, 5))
+    def person_resolves(self, index):
+        tenant, violation = self.violation(index)
+        self.tick()
+        violation_resolve(violation=violation, by=tenant.owner)
+
+    @rule(index=st.integers(0, 5))
+    def person_reopens(self, index):
+        _, violation = self.violation(index)
+        self.tick()
+        if violation.status == Violation.Status.RESOLVED:
+            violation_reopen(violation=violation)
+            self.reopened[violation.pk] = clock.now()
+
+    @rule(kind=st.sampled_from(DELIVERY_FAULTS), seconds=st.sampled_from([30, 600, 1200]))
+    def delivery_fault(self, kind, seconds):
+        self.sb.faults.add_delivery(kind=kind, seconds=seconds)
+
+    @rule()
+    def deliver(self):
+        self.sb.deliver_pending()
+
+    @rule(seconds=st.sampled_from([1, 60, 900]))
+    def time_passes(self, seconds):
+        self.tick(seconds)
+        self.sb.deliver_pending()
+
+    @rule()
+    def reconcile_now(self):
+        for tenant in (self.a, self.b):
+            connection = tenant.refresh()
+            if connection is not None and connection.is_active:
+                reconcile.reconcile(connection=connection, client=client_for(connection, gate=NoGate()))
+
+    @rule()
+    def webhooks_expire(self):
+        """A month passes and the refresh job never ran: every registration expires. The tokens were used
+        meanwhile (an idle refresh token dies after 90 days, which is not this test's point)."""
+        self.tick(31 * 86400)
+        for tenant in (self.a, self.b):
+            connection = tenant.refresh()
+            if connection is not None and connection.is_active:
+                client_for(connection).list_webhooks()
+        self.reconcile_now()
+
+    @rule(on=st.booleans())
+    def first_org_saves_rules(self, on):
+        if self.a.refresh() is not None and self.a.connection.is_active:
+            self.a.enable(on)
+
+    @precondition(lambda self: hasattr(self, "a") and self.a.refresh() is not None)
+    @rule()
+    def first_org_disconnects(self):
+        self.tick()
+        self.a.web.post("/settings/integrations/jira/disconnect/")
+
+    @precondition(lambda self: hasattr(self, "a") and self.a.refresh() is None)
+    @rule()
+    def first_org_reconnects(self):
+        self.tick()
+        self.a.connection = connect_org(self.a.web, self.sb, self.a.org)
+        self.a.enable()  # new connections start opted out; the admin turns the site back on
+
+    # settling and the promises ------------------------------------------------------------------
+    def settle(self) -> None:
+        self.sb.faults.clear()
+        for _ in range(12):  # past every retry, delay and late redelivery
+            self.tick(600)
+            self.sb.deliver_pending()
+        for tenant in (self.a, self.b):
+            connection = tenant.refresh()
+            if connection is not None and connection.is_active:
+                heal_registration(connection)
+        for _ in range(2):
+            self.reconcile_now()
+            self.sb.deliver_pending()
+
+    def settle_and_check(self) -> None:
+        self.settle()
+        self.check_resolved_iff_done_after_reopen()
+        self.check_deleted_issues_free_their_violations()
+        self.check_every_delivery_recorded()
+        self.check_no_scan_commented_twice()
+        self.check_registrations_match_rules()
+
+    @rule()
+    def settled(self):
+        self.settle_and_check()
+
+    def active_links(self):
+        active = JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE).values_list("organization_id")
+        return JiraLink.objects.filter(status=JiraLink.Status.LINKED, organization_id__in=active)
+
+    def check_resolved_iff_done_after_reopen(self):
+        for link in self.active_links().select_related("violation"):
+            issue = self.sb.jira.site_state(link.cloud_id).issue(link.issue_key)
+            if issue is None:
+                continue
+            violation = link.violation
+            category = self.sb.cfg.status_by_id(issue.status_id).category
+            entered = dt.datetime.fromtimestamp(issue.status_changed, dt.UTC)
+            done_after_reopen = category == "done" and entered > self.reopened[violation.pk]
+            by_jira = violation.status == Violation.Status.RESOLVED and violation.resolved_by_id is None
+            assert by_jira == (done_after_reopen and not self._resolved_by_person_since(violation)), (
+                f"{link.issue_key}: category={category} entered={entered} last reopen="
+                f"{self.reopened[violation.pk]} violation={violation.status}/{violation.resolved_source}")
+            if done_after_reopen:
+                assert violation.status == Violation.Status.RESOLVED, link.issue_key
+
+    def _resolved_by_person_since(self, violation: Violation) -> bool:
+        return violation.status == Violation.Status.RESOLVED and violation.resolved_by_id is not None
+
+    def check_deleted_issues_free_their_violations(self):
+        for link in self.active_links():
+            assert self.sb.jira.site_state(link.cloud_id).issue(link.issue_key) is not None, (
+                    f"{link.issue_key} was deleted in Jira but its link is still live")
+
+    def check_every_delivery_recorded(self):
+        logged = recorded_identifiers()
+        missing = [i for i in self.delivered if i not in logged]
+        assert not missing, f"deliveries that reached us without a trace: {missing[:3]}"
+
+    def check_no_scan_commented_twice(self):
+        for link in JiraLink.objects.exclude(issue_id=""):
+            issue = self.sb.jira.site_state(link.cloud_id).issues.get(link.issue_id)
+            said = sum(DETECTED_AGAIN in str(c.body) for c in issue.comments) if issue else 0
+            assert said <= self.reopen_scans.get(link.violation_id, 0), (
+                f"{link.issue_key}: {said} 'detected again' comments for {self.reopen_scans.get(link.violation_id, 0)}"
+                " reopening scans")
+
+    def check_registrations_match_rules(self):
+        for tenant in (self.a, self.b):
+            connection = tenant.refresh()
+            if connection is None or not connection.is_active:
+                continue
+            wanted = webhooks.desired_jql(connection)
+            mine = [h for h in self.sb.state.webhooks.values() if h.url == callback_url(connection)
+                    and h.expires > self.sb.clock.now()]
+            assert connection.webhook_jql == wanted, (connection.webhook_jql, wanted)
+            assert [h.jql_filter for h in mine] == ([wanted] if wanted else []), [h.jql_filter for h in mine]
+            assert sorted(h.id for h in mine) == sorted(connection.webhook_ids)
+
+
+@pytest.mark.django_db
+def test_sync_back_holds_its_promises_under_random_schedules():
+    run_state_machine_as_test(SyncBack, settings=settings(
+        max_examples=EXAMPLES, stateful_step_count=20, derandomize=EXAMPLES <= 6, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], print_blob=True,
+        database=None))
