@@ -122,7 +122,7 @@ def test_integrations_page_in_words_times_zoned_danger_apart(world, browser_page
     sign_in(page, live_server, admin_user.email)
     page.get_by_role("link", name="Settings").click()
     jira = page.locator("#jira")
-    expect(jira).to_contain_text("Jira tells us about changes in ACME;")
+    expect(jira).to_contain_text("Jira tells us about changes in ACME.")
     expect(jira).not_to_contain_text("project IN")
     times = page.locator("time.when").all_inner_texts()
     assert times and all(t.endswith(" Europe/Paris") for t in times), times

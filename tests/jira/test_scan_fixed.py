@@ -77,7 +77,7 @@ def test_comment_and_done_moves_the_issue_and_its_echo_is_ours(site, pushed, san
         "comment", "transition"}
     sandbox.deliver_pending()
     outcomes = list(InboundEvent.objects.filter(issue_key="ACME-1").values_list("outcome", "detail"))
-    assert ("echo", "our own move to Done (fixed by a scan)") in outcomes
+    assert ("echo", "ignored: our own move to Done (fixed by a scan)") in outcomes
     assert all(outcome == "echo" for outcome, _ in outcomes), outcomes
     pushed.refresh_from_db()
     assert pushed.resolved_source.startswith("scan:")

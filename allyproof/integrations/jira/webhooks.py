@@ -23,6 +23,7 @@ from .client import JiraClient
 from .errors import JiraError, JiraNotFound, JiraUnknownOutcome, JiraValidationError
 from .models import JiraConnection, SiteSyncRule
 from .sync_log import sync_log_write
+from .words import projects_in_words
 
 log = logging.getLogger(__name__)
 EVENTS = ["jira:issue_updated", "jira:issue_deleted"]
@@ -124,7 +125,7 @@ def webhook_sync(*, connection: JiraConnection, client: JiraClient, force: bool 
         except JiraError as problem:  # it expires on its own in 30 days; the next sync sweeps strays too
             log.warning("jira.webhook.delete_old_failed connection=%s error=%s", connection.pk, problem)
     sync_log_write(direction="registration", outcome="written", code="registered",
-                   message=f"registered for {jql}" if jql else "no project enabled: nothing registered",
+                   message=f"registered for changes in {projects_in_words(jql)}" if jql else "no project enabled: nothing registered",
                    connection=connection)
     log.info("jira.webhook.synced connection=%s ids=%s jql=%r", connection.pk, new, jql)
 
