@@ -125,7 +125,7 @@ def alive(pid: int) -> bool:
 def touch_secrets(base: str) -> None:
     """Requests whose secrets must stay out of every log line: an OAuth callback, a bearer header."""
     _get(base + f"settings/integrations/jira/callback/?code={SECRET_CODE}&state=abc", timeout=10)
-    _post(base + "integrations/jira/webhook/", headers={"Authorization": f"Bearer {SECRET_BEARER}"},
+    _post(base + "integrations/jira/webhook/no-such-connection/", headers={"Authorization": f"Bearer {SECRET_BEARER}"},
                content=b"{}", timeout=10)
 
 
@@ -165,10 +165,10 @@ def test_serve_on_postgres_and_redis(tmp_path, fresh_postgres_url):
         assert states["queue"]["detail"].startswith("Redis queue:")
         touch_secrets(base)
         for _ in range(5):
-            _post(base + "integrations/jira/webhook/", content=b"{}", timeout=10)
+            _post(base + "integrations/jira/webhook/no-such-connection/", content=b"{}", timeout=10)
         # Two gunicorn workers answered those; one scrape counts all six (multiprocess mode).
         scrape = _get(base + "metrics", timeout=10).text
-        assert 'allyproof_jira_webhook_deliveries_total{outcome="unauthenticated"} 6.0' in scrape
+        assert 'allyproof_jira_webhook_deliveries_total{outcome="unknown_url"} 6.0' in scrape
         started = {event["process"]: event["pid"] for event in served.events("started")}
         assert set(started) == {"web", "consumer-1", "consumer-2"}
         # Exactly one scheduler: the first consumer runs periodic tasks, the second does not.

@@ -82,7 +82,8 @@ def _delivery_outcome(response) -> str:
             return str(json.loads(response.content).get("outcome", "accepted"))[:20]
         except (ValueError, AttributeError):
             return "accepted"
-    return {401: "unauthenticated", 400: "bad_payload"}.get(response.status_code, f"http_{response.status_code}")
+    known = {401: "unauthenticated", 400: "bad_payload", 404: "unknown_url", 410: "retired_url", 413: "too_large"}
+    return known.get(response.status_code, f"http_{response.status_code}")
 
 
 def counts_deliveries(view):

@@ -32,6 +32,7 @@ def receive(request, token: str):
 
 
 @csrf_exempt
+@metrics.counts_deliveries
 def retired(request):
     """The shared URL every connection used before each had its own: registrations still pointing here
     get a clear, final answer (410 is not retried by Atlassian) until they expire or are replaced."""
