@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from allyproof.core import clock
-from allyproof.integrations.jira import jobs, pacing, push, rules
+from allyproof.integrations.jira import converge, jobs, pacing, push, rules
 from allyproof.integrations.jira.connection import connection_current, connection_disconnect
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob
@@ -55,12 +55,7 @@ ONLY = os.environ.get("ALLYPROOF_PROPERTY_FAULTS")  # e.g. "late_commit": look f
 if ONLY:
     CREATE_FAULTS = CREATE_FAULTS.filter(lambda fault: fault["kind"] in ONLY.split(","))
 SEVERITIES = ("critical", "serious", "moderate")  # never "minor": minor violations must never reach Jira
-PushChecking = getattr(push, "PushChecking", ())  # absent before the protocol existed
-Converge = None
-try:
-    from allyproof.integrations.jira import converge as Converge  # noqa: N812
-except ImportError:  # older code: nothing converges
-    pass
+PushChecking = push.PushChecking
 
 
 class WorkerCrash(BaseException):
@@ -110,9 +105,8 @@ class PushMachine(RuleBasedStateMachine):
         from allyproof.integrations.jira.models import OutboundWrite, PacingGate
         OutboundWrite.objects.all().delete()
         PacingGate.objects.all().delete()
-        if Converge is not None:
-            from allyproof.integrations.jira.models import RepairedDuplicate
-            RepairedDuplicate.objects.all().delete()
+        from allyproof.integrations.jira.models import RepairedDuplicate
+        RepairedDuplicate.objects.all().delete()
         if connection_current(organization=self.site.organization) is None:
             self._reconnect()
         self._save(enabled=True, severities=SEVERITIES, auto_push=False)
@@ -289,11 +283,10 @@ class PushMachine(RuleBasedStateMachine):
                                         violation_url=push.absolute_violation_url(link.violation), **self._push_kwargs())
                 except Exception:  # noqa: BLE001 - tried again on the next turn
                     pass
-            if Converge is not None:
-                Converge.converge_due(client_for=lambda c: client_for(c, gate=self.gate))
+            converge.converge_due(client_for=lambda c: client_for(c, gate=self.gate))
             busy = PushJob.objects.filter(status__in=["queued", "running"]).exists() or JiraLink.objects.filter(
                 status=JiraLink.Status.CREATING).exists() or self.sb.late_pending or (
-                Converge is not None and JiraLink.objects.filter(verify_at__isnull=False).exists())
+                JiraLink.objects.filter(verify_at__isnull=False).exists())
             if not busy:
                 break
         self.check_settled()
@@ -306,9 +299,8 @@ class PushMachine(RuleBasedStateMachine):
                 if label.startswith("allyproof-"):
                     by_label.setdefault(label, []).append(issue)
         repaired = set()
-        if Converge is not None:
-            from allyproof.integrations.jira.models import RepairedDuplicate
-            repaired = set(RepairedDuplicate.objects.values_list("duplicate_key", flat=True))
+        from allyproof.integrations.jira.models import RepairedDuplicate
+        repaired = set(RepairedDuplicate.objects.values_list("duplicate_key", flat=True))
         links = {link.label: link for link in JiraLink.objects.filter(status=JiraLink.Status.LINKED)}
         for label, group in by_label.items():
             if self.within_windows:
