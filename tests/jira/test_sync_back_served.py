@@ -2,6 +2,7 @@
 webhooks over HTTP to AllyProof's live server, reconciliation over real HTTP, and a real Huey consumer
 running the durable scan follow-up (PostgreSQL)."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connection as db
 
 from allyproof.integrations.jira import client as jira_client
@@ -94,10 +96,12 @@ def test_regression_stays_open_and_the_worker_comments_once_even_after_a_crash(s
     row = ScanFollowUp.objects.get(scan_id=scan.pk)  # written after commit, queued for a worker
     assert state(violation) == Violation.Status.OPEN
     # A runner that died mid-way: the sweeper hands the row to the (real) worker again.
-    ScanFollowUp.objects.filter(pk=row.pk).update(status="running", heartbeat_at=row.created_at)
-    world["start_worker"]()
-    time.sleep(2.5)  # past JIRA_JOB_STALE_SECONDS
+    # Its heartbeat is older than JIRA_JOB_STALE_SECONDS, and the sweeper looks before the worker starts: a
+    # worker already running could finish the row's first queued task and leave nothing for the sweeper.
+    went_silent = row.created_at - dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds + 1)
+    ScanFollowUp.objects.filter(pk=row.pk).update(status="running", heartbeat_at=went_silent)
     assert row.pk in scan_followup.scan_followups_resume()  # (the first scan's row is resumed too)
+    world["start_worker"]()
     wait_for(lambda: not ScanFollowUp.objects.exclude(status="done").exists(), timeout=60)
     assert scan_followup.scan_followups_resume() == []
     deliver(world)  # the echo of our comment
