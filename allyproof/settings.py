@@ -37,9 +37,8 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "allyproof.core",
     "allyproof.accounts",
-    # Before monitoring: the Jira app fills monitoring's template slots (site block, push button).
-    "allyproof.integrations.jira",
     "allyproof.monitoring",
+    "allyproof.integrations.jira",  # its blocks on monitoring's pages: allyproof.core.plugs
     "axes",  # sign-in throttling (allyproof.accounts.throttling)
     "allyproof.scanning",
 ]

@@ -1,7 +1,7 @@
 """Support: where to ask for help, and a diagnostics block a person can paste into a request.
 
-Apps add their part explicitly from their AppConfig.ready (the Jira app adds the connection's recent
-exchanges); nothing registers itself at import. Providers must never return secrets.
+Apps add their part through allyproof.core.plugs.SUPPORT_DIAGNOSTICS (the Jira app adds the connection's
+recent exchanges). Providers must never return secrets.
 """
 
 from __future__ import annotations
@@ -9,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from allyproof.core import plugs
+
 from .models import Organization
 
 Section = tuple[str, list[str]]  # (heading, lines)
 Provider = Callable[[Organization], list[Section]]
-_providers: list[Provider] = []
-
-
-def register(provider: Provider) -> None:
-    if provider not in _providers:
-        _providers.append(provider)
 
 
 @dataclass(frozen=True)
@@ -41,7 +37,7 @@ def contact(configured: str) -> Contact:
 def diagnostics(*, organization: Organization, when: str) -> str:
     lines = [f"AllyProof diagnostics for {organization.name} (organization {organization.pk})",
              f"Generated {when}", f"Time zone: {organization.time_zone}"]
-    for provider in _providers:
+    for provider in plugs.plugged(plugs.SUPPORT_DIAGNOSTICS):
         for heading, body in provider(organization):
             lines += ["", f"## {heading}", *(body or ["(nothing)"])]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The "scan completed" event that later work (auto-push, regression comments) hooks into.
 
-Receivers are registered by the apps that care (in their AppConfig.ready) and run after the
-ingestion's transaction commits, so they never see a scan that was rolled back. They must be
+Receivers are declared in allyproof.core.plugs (SCAN_COMPLETED, VIOLATIONS_FIXED) and run after the
+ingestion's transaction commits, so they never see a scan that was rolled back. `subscribe` adds a
+receiver for this process only (tests and tools that watch events); it wires nothing in production. They must be
 quick (enqueue a job, don't do the work); a failing receiver is logged and never undoes a scan.
 """
 
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+
+from allyproof.core import plugs
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def unsubscribe(receiver: Receiver) -> None:
 
 def publish_on_commit(event: ScanCompleted) -> None:
     def deliver() -> None:
-        for receiver in list(_receivers):
+        for receiver in (*plugs.plugged(plugs.SCAN_COMPLETED), *_receivers):
             try:
                 receiver(event)
             except Exception:
@@ -81,7 +84,7 @@ def unsubscribe_fixed(receiver: FixedReceiver) -> None:
 
 def publish_fixed_on_commit(event: ViolationsFixed) -> None:
     def deliver() -> None:
-        for receiver in list(_fixed_receivers):
+        for receiver in (*plugs.plugged(plugs.VIOLATIONS_FIXED), *_fixed_receivers):
             try:
                 receiver(event)
             except Exception:

@@ -1,4 +1,5 @@
-"""Extra columns other apps add to a site's violations table (the Jira app adds "Jira").
+"""Extra columns other apps add to a site's violations table (the Jira app adds "Jira"), declared in
+allyproof.core.plugs.SITE_TABLE_COLUMNS.
 
 A column computes all its cells for the page in one go (one query, not one per row) and returns
 ready-to-render HTML per violation id.
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.safestring import SafeString
+
+from allyproof.core import plugs
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,5 @@ class Cells:
         return self.by_violation.get(violation_id, SafeString('<span class="muted">—</span>'))
 
 
-_columns: list[Column] = []
-
-
-def register(column: Column) -> None:
-    if all(c.heading != column.heading for c in _columns):
-        _columns.append(column)
-
-
 def registered() -> list[Column]:
-    return list(_columns)
+    return list(plugs.plugged(plugs.SITE_TABLE_COLUMNS))

@@ -13,8 +13,9 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.core import plugs
 
-from . import selectors, services, site_panels, table_columns, trends, wcag
+from . import selectors, services, table_columns, trends, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
 from .models import IMPACT_ORDER, Scan
@@ -81,7 +82,7 @@ def _site_page_context(request, site, upload_form=None):
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
         "impacts": IMPACT_ORDER,
         "extra_columns": columns,
-        "panels": site_panels.rendered("site", request, site),
+        "panels": plugs.panels(plugs.SITE_PANELS, request, site),
         "trend": trends.open_by_impact(site=site),
     }
 
@@ -136,6 +137,8 @@ def violation_detail(request, site_id: int, violation_id: int):
         "levels": wcag.levels(violation.wcag_tags),
         "pages": violation.pages[:100],
         "more_pages": max(0, len(violation.pages) - 100),
+        "actions": plugs.panels(plugs.VIOLATION_ACTIONS, request, violation),
+        "panels": plugs.panels(plugs.VIOLATION_PANELS, request, violation),
     })
 
 
@@ -172,7 +175,7 @@ def scan_detail(request, scan_id: int):
         "scan": scan,
         "site": scan.site,
         "groups": selectors.scan_changes(scan=scan),
-        "panels": site_panels.rendered("scan", request, scan),
+        "panels": plugs.panels(plugs.SCAN_PANELS, request, scan),
     })
 
 

@@ -1,8 +1,9 @@
-"""What the scanner shows on monitoring's pages (registered in apps.py)."""
+"""What the scanner shows on monitoring's pages (declared in allyproof.core.plugs)."""
 
 from __future__ import annotations
 
 from allyproof.core import clock
+from allyproof.core.plugs import Panel
 
 from . import browser, schedule, selectors
 from .forms import ScanSettingsForm
@@ -29,3 +30,7 @@ def site_panel_context(request, site, form=None) -> dict:
 def scan_panel_context(request, scan) -> dict:
     run = ScanRun.objects.filter(scan=scan).first()
     return {"run": run, "problem_pages": selectors.problem_pages(run) if run else []}
+
+
+SITE_PANEL = Panel(template="scanning/_site_panel.html", context=site_panel_context)
+SCAN_PANEL = Panel(template="scanning/_scan_pages.html", context=scan_panel_context)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 from django.urls import reverse
 
 from allyproof.accounts.models import Membership, Organization, User
@@ -191,11 +192,12 @@ def connection_disconnect(*, connection: JiraConnection, by: User, delete_webhoo
         connection.disconnected_by, connection.disconnected_at = by, clock.now()
         connection.webhook_ids, connection.webhook_jql, connection.webhook_expires_at = [], "", None
         connection.save()
-        for hook in DISCONNECT_HOOKS:
-            hook(connection)
+        for step in _DISCONNECT_STEPS:
+            import_string(step)(connection)
     log.info("jira.disconnected connection=%s by=%s", connection.pk, by.pk)
     return connection
 
 
-# Other parts (push jobs) register here to stop their work in the same transaction.
-DISCONNECT_HOOKS: list = []
+# What else a disconnect stops, in this order, inside its transaction. Named by path because these
+# live in modules that import this one.
+_DISCONNECT_STEPS = ("allyproof.integrations.jira.jobs.push_jobs_cancel",)
