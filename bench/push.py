@@ -141,8 +141,9 @@ def faulty_bulk(site, connection, violations, interval_ms: int, commit_s: int, l
 
     from allyproof.integrations.jira.models import JiraLink
 
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "jira_commit_window_seconds": commit_s,
-                                                   "jira_search_lag_seconds": lag_s})
+    settings.CONFIG = settings.CONFIG.replace(
+        jira_commit_window_seconds=commit_s,
+        jira_search_lag_seconds=lag_s)
     SANDBOX.cfg.timing.index_delay = min(1.0, lag_s / 2)  # search trails writes (within the window)
     job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
     gate = pacing.DatabaseGate(interval=interval_ms / 1000)

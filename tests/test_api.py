@@ -83,7 +83,7 @@ def test_bad_uploads_write_nothing(client, site, token, body, content_type, stat
 
 
 def test_upload_over_the_limit_is_413(client, site, token, settings):
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "max_upload_bytes": 1000})
+    settings.CONFIG = settings.CONFIG.replace(max_upload_bytes=1000)
     response = upload(client, site.pk, factories.axe_fixture("single_page__home.json"), token)
     assert response.status_code == 413
     assert "the limit is 1000 bytes" in response.json()["detail"]

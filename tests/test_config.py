@@ -74,3 +74,12 @@ def test_a_bad_environment_stops_manage_py_with_the_message(tmp_path):
     assert result.returncode == 2
     assert "AllyProof cannot start; fix these environment variables:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_replace_changes_only_the_named_values_and_refuses_an_unknown_name(tmp_path):
+    loaded = config.load({"ALLYPROOF_DATA_DIR": str(tmp_path)})
+    changed = loaded.replace(max_upload_bytes=1024)
+    assert changed.max_upload_bytes == 1024 and loaded.max_upload_bytes != 1024
+    assert changed.secret_key == loaded.secret_key and changed.data_dir == loaded.data_dir
+    with pytest.raises(TypeError):
+        loaded.replace(max_upload_byte=1)

@@ -1,7 +1,6 @@
 """/health/: the database, the queue and Redis can fail it; the product's own facts are reported as
 recorded ("unknown" where nothing is recorded), and a warning or a pause only marks it degraded."""
 
-import dataclasses
 import datetime as dt
 import time
 
@@ -79,7 +78,7 @@ def test_a_jira_pause_says_until_when(client):
 
 @pytest.mark.django_db
 def test_redis_that_does_not_answer_makes_it_unavailable(client, settings):
-    settings.CONFIG = dataclasses.replace(settings.CONFIG, redis_url="redis://127.0.0.1:1/0")  # nothing listens
+    settings.CONFIG = settings.CONFIG.replace(redis_url="redis://127.0.0.1:1/0")  # nothing listens
     status, overall, checks = health(client)
     assert (status, overall) == (503, "unavailable")
     assert checks["redis"] == {"name": "redis", "state": "unavailable",
@@ -104,7 +103,7 @@ def test_a_pause_in_the_redis_gate_is_seen_too(client, settings):
     from tests.services import redis_url
 
     url = redis_url()
-    settings.CONFIG = dataclasses.replace(settings.CONFIG, redis_url=url)
+    settings.CONFIG = settings.CONFIG.replace(redis_url=url)
     gate = RedisGate(url=url, interval=0.15, prefix="allyproof:pacing:")
     gate.pause("cloud-under-test", 900, "jira-burst-based")
     try:

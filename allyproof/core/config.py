@@ -7,6 +7,8 @@ an operator fixes a broken deployment in one go instead of one crash at a time.
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import re
 import secrets
@@ -62,6 +64,10 @@ class Config:
     jira_sync_log_days: int = 90
     notes: list[str] = field(default_factory=list)
     support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
+
+    def replace(self, **changes) -> Config:
+        """A copy with some values changed (tests, benchmarks); an unknown name is a TypeError."""
+        return dataclasses.replace(self, **changes)
 
     @property
     def is_production(self) -> bool:

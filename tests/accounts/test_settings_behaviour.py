@@ -166,9 +166,9 @@ def test_bad_organization_settings_are_refused(org, admin_user, data, error):
 
 
 def test_support_shows_the_configured_contact_and_diagnostics_without_secrets(org, admin_user, settings):
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "support": "help@allyproof.example"})
+    settings.CONFIG = settings.CONFIG.replace(support="help@allyproof.example")
     body = signed_in(admin_user).get("/settings/support/").content.decode()
     assert 'href="mailto:help@allyproof.example"' in body
     assert "AllyProof diagnostics for Demo Agency" in body and "Not connected." in body
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "support": ""})
+    settings.CONFIG = settings.CONFIG.replace(support="")
     assert "no support contact configured" in signed_in(admin_user).get("/settings/support/").content.decode()

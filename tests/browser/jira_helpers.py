@@ -28,10 +28,9 @@ def served_sandbox(live_server, settings):
     server = make_server(sb, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
-    settings.CONFIG = settings.CONFIG.__class__(**{
-        **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
-        "public_url": live_server.url, "jira_push_interval_ms": 0,
-    })
+    settings.CONFIG = settings.CONFIG.replace(
+        atlassian_auth_url=url, atlassian_api_url=url,
+        public_url=live_server.url, jira_push_interval_ms=0)
     settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": [CSP.SELF, url]}
     jira_client.use_transport(None)  # real HTTP to the served sandbox, from the test and the live server
     yield sb

@@ -151,7 +151,7 @@ def test_a_chunked_upload_without_content_length_is_read_whole(site, token, tran
 
 
 def test_a_chunked_upload_over_the_limit_is_413_and_writes_nothing(site, token, settings, transactional_db):
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "max_upload_bytes": 1000})
+    settings.CONFIG = settings.CONFIG.replace(max_upload_bytes=1000)
     body = factories.axe_fixture("multi_page__site.json")
     status, answer = _wsgi({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}, body, token, site.pk)
     assert (status, answer["detail"]) == (413, "nothing was imported: the body is larger than that; the limit is 1000 bytes")

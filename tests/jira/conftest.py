@@ -112,7 +112,7 @@ class NoGate:
 def budget(settings):
     """Sets JIRA_PUSH_WAIT_MS, the violation page's patience before "Pushing…" (typed settings)."""
     def _set(ms):
-        settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "jira_push_wait_ms": ms})
+        settings.CONFIG = settings.CONFIG.replace(jira_push_wait_ms=ms)
     return _set
 
 

@@ -43,10 +43,10 @@ def served():
 def world(client, admin_user, org, settings, served):
     require_postgres()
     url = served
-    settings.CONFIG = settings.CONFIG.__class__(**{
-        **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
-        "jira_push_interval_ms": 50, "jira_job_stale_seconds": 3, "jira_commit_window_seconds": 2,
-        "jira_search_lag_seconds": 3, "jira_http_timeout_seconds": 1.0})
+    settings.CONFIG = settings.CONFIG.replace(
+        atlassian_auth_url=url, atlassian_api_url=url,
+        jira_push_interval_ms=50, jira_job_stale_seconds=3, jira_commit_window_seconds=2,
+        jira_search_lag_seconds=3, jira_http_timeout_seconds=1.0)
     client.force_login(admin_user)
     jira_client.use_transport(httpx.HTTPTransport())
     connection = connect(client, None)

@@ -37,9 +37,9 @@ def served(client, admin_user, org, settings, live_server):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: _up(url), timeout=20)
-    settings.CONFIG = settings.CONFIG.__class__(**{
-        **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
-        "public_url": live_server.url, "jira_push_interval_ms": 0, "jira_job_stale_seconds": 2})
+    settings.CONFIG = settings.CONFIG.replace(
+        atlassian_auth_url=url, atlassian_api_url=url,
+        public_url=live_server.url, jira_push_interval_ms=0, jira_job_stale_seconds=2)
     jira_client.use_transport(httpx.HTTPTransport())
     client.force_login(admin_user)
     connection = connect(client, None)

@@ -92,8 +92,7 @@ def test_two_processes_refreshing_at_once_call_the_token_endpoint_once(
 ):
     require_postgres()
     sb, url = served_sandbox
-    settings.CONFIG = settings.CONFIG.__class__(
-        **{**settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url})
+    settings.CONFIG = settings.CONFIG.replace(atlassian_auth_url=url, atlassian_api_url=url)
     client.force_login(admin_user)
     with jira_client.transport(httpx.HTTPTransport()):
         connection = connect(client, sb)

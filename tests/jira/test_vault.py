@@ -58,7 +58,7 @@ def test_ciphertext_moved_to_another_row_or_field_fails(connected, org):
 def test_rotation_reencrypts_and_old_key_decrypts_until_removed(connected, settings):
     access = vault.open_(connected, "access_token")
     new_key = crypto.new_key_spec("k2")
-    rotated = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "encryption_keys": f"{new_key},{TEST_KEY}"})
+    rotated = settings.CONFIG.replace(encryption_keys=f"{new_key},{TEST_KEY}")
     settings.CONFIG = rotated
     connected.refresh_from_db()
     assert vault.open_(connected, "access_token") == access  # old key still decrypts
@@ -67,13 +67,12 @@ def test_rotation_reencrypts_and_old_key_decrypts_until_removed(connected, setti
     assert "re-encrypted 1 connection(s) under key 'k2'" in out.getvalue()
     connected.refresh_from_db()
     assert connected.access_token.startswith("v1:k2:") and connected.refresh_token.startswith("v1:k2:")
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "encryption_keys": new_key})
+    settings.CONFIG = settings.CONFIG.replace(encryption_keys=new_key)
     assert vault.open_(connected, "access_token") == access  # the old key is no longer needed
 
 
 def test_removing_a_key_too_early_is_a_clear_error(connected, settings):
-    settings.CONFIG = settings.CONFIG.__class__(
-        **{**settings.CONFIG.__dict__, "encryption_keys": crypto.new_key_spec("k9")})
+    settings.CONFIG = settings.CONFIG.replace(encryption_keys=crypto.new_key_spec("k9"))
     with pytest.raises(crypto.DecryptionError, match="no key 'test1'"):
         vault.open_(connected, "access_token")
 

@@ -55,11 +55,11 @@ def _up(url: str) -> bool:
 def world(client, admin_user, org, settings, sandbox_process):
     require_postgres()
     url = sandbox_process
-    settings.CONFIG = settings.CONFIG.__class__(**{
-        **settings.CONFIG.__dict__, "atlassian_auth_url": url, "atlassian_api_url": url,
-        "jira_push_interval_ms": 150, "jira_job_stale_seconds": STALE_SECONDS,
+    settings.CONFIG = settings.CONFIG.replace(
+        atlassian_auth_url=url, atlassian_api_url=url,
+        jira_push_interval_ms=150, jira_job_stale_seconds=STALE_SECONDS,
         # A worker killed mid-create leaves an unknown outcome: the protocol's windows, short here.
-        "jira_commit_window_seconds": 1, "jira_search_lag_seconds": 1})
+        jira_commit_window_seconds=1, jira_search_lag_seconds=1)
     client.force_login(admin_user)
     jira_client.use_transport(httpx.HTTPTransport())
     connection = connect(client, None)

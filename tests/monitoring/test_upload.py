@@ -40,7 +40,7 @@ def test_bad_upload_says_why_and_writes_nothing(client, site, member_user, data,
 
 def test_upload_over_the_limit_is_refused(client, site, member_user, settings):
     client.force_login(member_user)
-    settings.CONFIG = settings.CONFIG.__class__(**{**settings.CONFIG.__dict__, "max_upload_bytes": 1024})
+    settings.CONFIG = settings.CONFIG.replace(max_upload_bytes=1024)
     response = upload(client, site, factories.axe_fixture("single_page__home.json"))
     assert response.status_code == 400
     assert "the limit is 1.0\xa0KB" in response.content.decode()

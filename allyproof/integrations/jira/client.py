@@ -229,7 +229,6 @@ CREATEMETA_FIELDS = "/rest/api/3/issue/createmeta/{key}/issuetypes/{type_id}"
 ISSUE = "/rest/api/3/issue"
 ISSUE_ONE = "/rest/api/3/issue/{key}"
 COMMENT = "/rest/api/3/issue/{key}/comment"
-PROPERTY = "/rest/api/3/issue/{key}/properties/{prop}"
 TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
 SEARCH = "/rest/api/3/search/jql"
 TRANSITIONS = "/rest/api/3/issue/{key}/transitions"
@@ -342,9 +341,6 @@ class JiraClient:
         # Not idempotent: after a lost answer the issue may already have moved, and the same transition
         # from the new status may not exist (callers read the transitions again).
         self._call("POST", TRANSITIONS.format(key=key), idempotent=False, json={"transition": {"id": transition_id}})
-
-    def set_issue_property(self, key: str, prop: str, value: Any) -> None:
-        self._call("PUT", PROPERTY.format(key=key, prop=prop), idempotent=True, json=value)
 
     def search(self, jql: str, *, fields: list[str], page_size: int = 100) -> list[dict[str, Any]]:
         """Every issue matching a bounded JQL query, following nextPageToken (no `total` in v3)."""

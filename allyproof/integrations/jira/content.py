@@ -15,8 +15,8 @@ from typing import Any
 from allyproof.core.links import is_web_url, link_text
 
 SUMMARY_LIMIT = 255
-DESCRIPTION_LIMIT = 32_767
-BUDGET = 30_000  # headroom under Jira's limit
+DESCRIPTION_LIMIT = 32_767  # Jira's, in characters of the ADF document's JSON
+BUDGET = DESCRIPTION_LIMIT - 2_767  # 30,000: headroom for the JSON's escaping and Jira's own counting
 PROPERTY_KEY = "allyproof"
 IMPACT_WORDS = {"critical": "Critical", "serious": "Serious", "moderate": "Moderate", "minor": "Minor"}
 

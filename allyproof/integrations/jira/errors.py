@@ -8,8 +8,6 @@ import datetime as dt
 class JiraError(Exception):
     """Base class. `str()` is a sentence fit for a person (no tokens, no bodies)."""
 
-    retryable = False
-
 
 class NeedsReconnect(JiraError):
     """The grant is gone (invalid_grant, revoked, wrong client secret): an admin must reconnect."""
@@ -33,8 +31,6 @@ class JiraValidationError(JiraError):
 
 
 class JiraRateLimited(JiraError):
-    retryable = True
-
     def __init__(self, message: str, *, reason: str, retry_after: float | None, reset_at: dt.datetime | None):
         self.reason = reason
         self.retry_after = retry_after
@@ -44,8 +40,6 @@ class JiraRateLimited(JiraError):
 
 class JiraTransientError(JiraError):
     """Jira or the network failed and the request had no effect (or is safe to repeat)."""
-
-    retryable = True
 
 
 class JiraUnknownOutcome(JiraError):
