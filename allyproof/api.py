@@ -18,7 +18,8 @@ from allyproof.accounts.services import api_token_authenticate
 from allyproof.core.request_body import BodyRefused, body_stream
 from allyproof.monitoring import selectors, services
 from allyproof.monitoring.axe import AxeResultsError
-from allyproof.monitoring.models import Impact, Scan, Violation
+from allyproof.core.impact import Impact
+from allyproof.monitoring.models import Scan, Violation
 
 
 class ApiTokenAuth(HttpBearer):

@@ -8,7 +8,7 @@ tests/hardening/test_api_fuzz.py holds the two together.
 from __future__ import annotations
 
 from typing import Any
-
+from allyproof.core import impact as impacts
 from allyproof.monitoring.limits import MAX_TAGS, REFUSED_ABOVE
 
 MAX_ID = 2**63 - 1  # the database's bigint
@@ -37,7 +37,7 @@ _VIOLATION = {
     "required": ["id", "impact", "description", "help"],
     "properties": {
         "id": _string(REFUSED_ABOVE["id"]),
-        "impact": {"type": "string", "enum": ["critical", "serious", "moderate", "minor"]},
+        "impact": {"type": "string", "enum": list(impacts.VALUES)},
         "description": _string(REFUSED_ABOVE["description"]),
         "help": _string(REFUSED_ABOVE["help"]),
         "helpUrl": {"type": ["string", "null"], "maxLength": REFUSED_ABOVE["helpUrl"], "pattern": NO_NUL},

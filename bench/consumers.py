@@ -48,6 +48,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from allyproof.core import impact as impacts
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -206,7 +208,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
                 for i in range(args.violations)])
             sites.append(site)
         result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-            rules.RuleInput(site_id=s.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+            rules.RuleInput(site_id=s.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
                             issue_type="", auto_push=False) for s in sites])
         assert result.ok, result.errors
         tenants.append({"org": org, "connection": connection, "sites": sites})

@@ -38,6 +38,8 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 from consumers import admin_db, free_port, wait_for  # noqa: E402
 
+from allyproof.core import impact as impacts
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -148,7 +150,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
                 factories.ingest(site, scan.replace(b"www.acme-dental.example", host.encode()))
                 saved = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
                     rules.RuleInput(site_id=site.pk, enabled=True, project_key=key,
-                                    severities=frozenset(rules.IMPACTS), issue_type="", auto_push=False)])
+                                    severities=frozenset(impacts.VALUES), issue_type="", auto_push=False)])
                 assert saved.ok, saved.errors
                 sites.append(site)
             calls_before = len(api_calls(sandbox_url))

@@ -46,6 +46,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from allyproof.core import clock  # noqa: E402
+from allyproof.core import impact as impacts  # noqa: E402
 from allyproof.integrations.jira import client as jira_client  # noqa: E402
 from allyproof.integrations.jira import content, jobs, pacing, push, rules, tokens  # noqa: E402
 from allyproof.integrations.jira.gateway import client_for  # noqa: E402
@@ -74,7 +75,7 @@ def world(n_violations: int):
     web.force_login(admin)
     connection = connect(web, SANDBOX)
     result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
                         issue_type="", auto_push=False)])
     assert result.ok, result.errors
     return site, connection

@@ -11,8 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from allyproof.accounts.models import Organization
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira.models import JiraLink
-from allyproof.monitoring.models import IMPACT_ORDER, Violation
+from allyproof.monitoring.models import Violation
 
 WEEKS = 8
 
@@ -52,7 +53,7 @@ def open_by_impact(*, organization: Organization, now: dt.datetime) -> Table:
     points, rows = week_ends(now), _rows(organization)
     by_point = [_open_at(rows, p) for p in points]
     return Table(points, tuple(Series(impact.label, tuple(sum(1 for r in at if r[1] == impact) for at in by_point))
-                               for impact in IMPACT_ORDER))
+                               for impact in impacts.ORDER))
 
 
 def open_by_site(*, organization: Organization, now: dt.datetime) -> Table:

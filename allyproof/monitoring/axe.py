@@ -25,11 +25,11 @@ from typing import IO, Any
 
 import msgspec
 
+from allyproof.core.impact import RANK as IMPACT_RANK
+
 from . import limits
 from .axe_errors import AxeResultsError
 
-IMPACTS = ("critical", "serious", "moderate", "minor")
-_RANK = {impact: len(IMPACTS) - i for i, impact in enumerate(IMPACTS)}
 SAMPLE_LIMIT = 5
 HTML_SNIPPET_LIMIT = limits.CUT_TO["html"]
 CHUNK = 4 * 1024 * 1024
@@ -248,7 +248,7 @@ def _add_violation(scan: ScanAggregate, url: str, violation: _Violation, path: s
         raise AxeResultsError("missing rule 'id'", path)
     limits.text(rule_id, path, "id")
     impact = violation.impact
-    if impact not in _RANK:
+    if impact not in IMPACT_RANK:
         raise AxeResultsError(
             f"rule {rule_id!r} has unknown impact {impact!r} (expected critical, serious, moderate or minor)",
             f"{path}.impact",
@@ -268,7 +268,7 @@ def _add_violation(scan: ScanAggregate, url: str, violation: _Violation, path: s
             help_url=limits.text(violation.helpUrl, path, "helpUrl", required=False),
             tags=tags,
         )
-    elif _RANK[impact] > _RANK[rule.impact]:
+    elif IMPACT_RANK[impact] > IMPACT_RANK[rule.impact]:
         rule.impact = impact  # the same rule can be more severe on another page
     rule.pages.append(url)
     rule.element_count += len(nodes)
@@ -308,7 +308,7 @@ def _add_needs_review(scan: ScanAggregate, incomplete: Any) -> None:
         if not isinstance(item.id, str) or not item.id:
             continue
         entry = scan.needs_review.setdefault(item.id, {
-            "rule_id": item.id, "impact": item.impact if item.impact in _RANK else "",
+            "rule_id": item.id, "impact": item.impact if item.impact in IMPACT_RANK else "",
             "help": str(item.help or "")[:500], "help_url": str(item.helpUrl or "")[:500], "pages": 0, "elements": 0,
         })
         entry["pages"] += 1

@@ -4,18 +4,9 @@ from django.conf import settings
 from django.db import models
 
 from allyproof.accounts.models import Organization
+from allyproof.core.impact import Impact
 
 
-class Impact(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    SERIOUS = "serious", "Serious"
-    MODERATE = "moderate", "Moderate"
-    MINOR = "minor", "Minor"
-
-
-# Most severe first; the order badges, sorting and "highest impact across pages" use.
-IMPACT_ORDER = (Impact.CRITICAL, Impact.SERIOUS, Impact.MODERATE, Impact.MINOR)
-IMPACT_RANK = {impact.value: len(IMPACT_ORDER) - i for i, impact in enumerate(IMPACT_ORDER)}
 
 
 class Site(models.Model):

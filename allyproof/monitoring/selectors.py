@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from allyproof.accounts.models import Organization
+from allyproof.core import impact as impacts
 
-from .models import IMPACT_RANK, Scan, ScanChange, Site, Violation
+from .models import Scan, ScanChange, Site, Violation
 
 SORTS = {
     "impact": ("-impact_rank", "rule_id"),
@@ -23,11 +24,7 @@ STATUS_FILTERS = ("open", "resolved", "all")
 
 
 def _impact_rank() -> Case:
-    return Case(
-        *(When(impact=impact, then=Value(rank)) for impact, rank in IMPACT_RANK.items()),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
+    return impacts.rank_expression()
 
 
 def sites_for_organization(*, organization: Organization, active_only: bool = False) -> QuerySet[Site]:
@@ -107,8 +104,7 @@ def scan_changes(*, scan: Scan, limit: int = 500) -> list[dict]:
     groups = []
     for change in DIFF_ORDER:
         rows = (ScanChange.objects.filter(scan=scan, change=change).select_related("violation")
-                .annotate(rank=Case(*(When(impact=i, then=Value(r)) for i, r in IMPACT_RANK.items()),
-                                    default=Value(0), output_field=IntegerField()))
+                .annotate(rank=impacts.rank_expression())
                 .order_by("-rank", "violation__rule_id"))
         groups.append({"change": change, "label": change.label, "count": rows.count(), "rows": list(rows[:limit])})
     return groups

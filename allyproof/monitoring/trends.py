@@ -13,7 +13,9 @@ import pygal
 from django.db.models import Count
 from pygal.style import Style
 
-from .models import IMPACT_ORDER, Scan, ScanChange, Site
+from allyproof.core import impact as impacts
+
+from .models import Scan, ScanChange, Site
 
 OPEN_CHANGES = (ScanChange.Change.NEW, ScanChange.Change.REOPENED, ScanChange.Change.STILL_OPEN,
                 ScanChange.Change.NOT_COVERED)
@@ -28,7 +30,7 @@ class Point:
 
     @property
     def ordered(self) -> list[int]:
-        return [self.counts[impact.value] for impact in IMPACT_ORDER]
+        return [self.counts[impact.value] for impact in impacts.ORDER]
 
     @property
     def total(self) -> int:
@@ -40,7 +42,7 @@ def open_by_impact(*, site: Site, scans: int = 12) -> list[Point]:
     recent = list(Scan.objects.filter(site=site, status=Scan.Status.COMPLETED).order_by("-started_at")[:scans])[::-1]
     rows = (ScanChange.objects.filter(scan__in=recent, change__in=OPEN_CHANGES)
             .values("scan_id", "impact").annotate(n=Count("id")))
-    counts: dict[int, dict[str, int]] = {scan.pk: {i.value: 0 for i in IMPACT_ORDER} for scan in recent}
+    counts: dict[int, dict[str, int]] = {scan.pk: {i.value: 0 for i in impacts.ORDER} for scan in recent}
     for row in rows:
         counts[row["scan_id"]][row["impact"]] = row["n"]
     return [Point(scan, counts[scan.pk]) for scan in recent]
@@ -52,7 +54,7 @@ def trend_svg(points: list[Point], *, title: str) -> bytes:
     chart = pygal.StackedBar(style=style, js=[], height=320, width=760, legend_at_bottom=True, title=title,
                              x_label_rotation=0, show_y_guides=True, print_values=False, disable_xml_declaration=False)
     chart.x_labels = [point.scan.started_at.strftime("%-d %b") for point in points]
-    for impact in IMPACT_ORDER:
+    for impact in impacts.ORDER:
         chart.add(impact.label, [point.counts[impact.value] for point in points])
     return chart.render()
 

@@ -13,12 +13,13 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.core import impact as impacts
 from allyproof.core import plugs
 
 from . import selectors, services, table_columns, trends, wcag
 from .axe import AxeResultsError
 from .forms import ScanUploadForm, SiteForm
-from .models import IMPACT_ORDER, Scan
+from .models import Scan
 
 
 PAGE_SIZE = 100  # rows of the violations table; a 10,000-violation site stays fast (bench/site_page.py)
@@ -80,7 +81,7 @@ def _site_page_context(request, site, upload_form=None):
         .filter(status=Scan.Status.COMPLETED).first(),
         "upload_form": upload_form or ScanUploadForm(),
         "max_upload_mb": settings.CONFIG.max_upload_bytes // (1024 * 1024),
-        "impacts": IMPACT_ORDER,
+        "impacts": impacts.ORDER,
         "extra_columns": columns,
         "panels": plugs.panels(plugs.SITE_PANELS, request, site),
         "trend": trends.open_by_impact(site=site),

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection as db
 from django.urls import reverse
 
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
 from allyproof.integrations.jira import jobs, rules
 from allyproof.integrations.jira.gateway import client_for
@@ -63,7 +64,7 @@ def world(client, admin_user, org, settings, served):
              "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def save(**over):
-        values = {"enabled": True, "project_key": "ACME", "severities": frozenset(rules.IMPACTS), "issue_type": "",
+        values = {"enabled": True, "project_key": "ACME", "severities": frozenset(impacts.VALUES), "issue_type": "",
                   "auto_push": False, **over}
         result = rules.rules_save(connection=connection, by=None, client=client_for(connection),
                                   inputs=[rules.RuleInput(site_id=site.pk, **values)])
@@ -146,7 +147,7 @@ def test_4_a_retry_after_holds_the_other_workers_reserved_slot(world):
                                                                                    b"web.example"))
     save()
     rules.rules_save(connection=world["connection"], by=None, client=client_for(world["connection"]), inputs=[
-        rules.RuleInput(site_id=other.pk, enabled=True, project_key="WEB", severities=frozenset(rules.IMPACTS),
+        rules.RuleInput(site_id=other.pk, enabled=True, project_key="WEB", severities=frozenset(impacts.VALUES),
                         issue_type="", auto_push=False)])
     control(world, "faults", {"kind": "rate_limit", "method": "POST", "path": ISSUE, "retry_after": 2,
                               "reason": "jira-quota-tenant-based", "count": 1})

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from allyproof.core import clock
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import jobs, push, rules
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import PushJob, PushJobItem, SiteSyncRule
@@ -20,7 +21,7 @@ def one_clock(sandbox):
 
 
 def save(connected, site, **over):
-    values = {"enabled": True, "project_key": "ACME", "severities": frozenset(rules.IMPACTS), "issue_type": "",
+    values = {"enabled": True, "project_key": "ACME", "severities": frozenset(impacts.VALUES), "issue_type": "",
               "auto_push": False, **over}
     result = rules.rules_save(connection=connected, by=None, client=client_for(connected, gate=NoGate()),
                               inputs=[rules.RuleInput(site_id=site.pk, **values)])

@@ -6,13 +6,13 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from django.conf import settings
 from django.db import connection as db
 
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
 from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
 from allyproof.integrations.jira.gateway import client_for
@@ -46,7 +46,7 @@ def served(client, admin_user, org, settings, live_server):
     site = factories.site(org)
     factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
     result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
                         issue_type="", auto_push=False)])
     assert result.ok, result.errors
     webhooks.webhook_sync(connection=connection, client=client_for(connection))

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from allyproof.core import clock
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
 from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
 from allyproof.integrations.jira.errors import JiraError
@@ -108,7 +109,7 @@ class Tenant:
         connection = self.refresh()
         result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
             rules.RuleInput(site_id=self.site.pk, enabled=on, project_key=self.key,
-                            severities=frozenset(rules.IMPACTS), issue_type="", auto_push=False)])
+                            severities=frozenset(impacts.VALUES), issue_type="", auto_push=False)])
         assert result.ok, result.errors
         try:
             webhooks.webhook_sync(connection=self.refresh(), client=client_for(self.connection))

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from allyproof.core import clock
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import push, rules, webhooks
 from allyproof.integrations.jira.errors import JiraValidationError
 from allyproof.integrations.jira.gateway import client_for
@@ -31,7 +32,7 @@ def connect_org(client, sb, org):
 
 def save_rules(connection, site, key, enabled=True):
     result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=enabled, project_key=key, severities=frozenset(rules.IMPACTS),
+        rules.RuleInput(site_id=site.pk, enabled=enabled, project_key=key, severities=frozenset(impacts.VALUES),
                         issue_type="", auto_push=False)])
     assert result.ok, result.errors
     return result

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from django.db import connection as db
 
+from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
 from allyproof.integrations.jira import jobs, rules
 from allyproof.integrations.jira.gateway import client_for
@@ -69,7 +70,7 @@ def world(client, admin_user, org, settings, sandbox_process):
         factories.ingest(site, factories.axe_fixture("multi_page__site.json").replace(
             b"www.acme-dental.example", host.encode()))
         result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-            rules.RuleInput(site_id=site.pk, enabled=True, project_key=key, severities=frozenset(rules.IMPACTS),
+            rules.RuleInput(site_id=site.pk, enabled=True, project_key=key, severities=frozenset(impacts.VALUES),
                             issue_type="", auto_push=False)])
         assert result.ok, result.errors
         sites.append(site)

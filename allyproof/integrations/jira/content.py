@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-
+from allyproof.core import impact as impacts
 from allyproof.core.links import is_web_url, link_text
 
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767  # Jira's, in characters of the ADF document's JSON
 BUDGET = DESCRIPTION_LIMIT - 2_767  # 30,000: headroom for the JSON's escaping and Jira's own counting
 PROPERTY_KEY = "allyproof"
-IMPACT_WORDS = {"critical": "Critical", "serious": "Serious", "moderate": "Moderate", "minor": "Minor"}
 
 
 @dataclass(frozen=True)
@@ -80,14 +79,14 @@ def _target(target: Any) -> str:
 
 
 def summary(item: IssueInput) -> str:
-    text = f"[{IMPACT_WORDS.get(item.impact, item.impact)}] {item.help} — {item.site_name}"
+    text = f"[{impacts.label(item.impact)}] {item.help} — {item.site_name}"
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
 def _document(item: IssueInput, *, page_cap: int, sample_cap: int, snippet_cap: int) -> dict[str, Any]:
     wcag = ", ".join([*item.levels, *(f"SC {c}" for c in item.criteria)]) or "Best practice (not a WCAG failure)"
     content: list[dict[str, Any]] = [
-        _para(_text("Impact: ", {"type": "strong"}), _text(IMPACT_WORDS.get(item.impact, item.impact))),
+        _para(_text("Impact: ", {"type": "strong"}), _text(impacts.label(item.impact))),
         _para(_text("WCAG: ", {"type": "strong"}), _text(wcag)),
         _para(_text("Rule: ", {"type": "strong"}), _text(item.rule_id, {"type": "code"})),
         _heading("What the rule checks"),

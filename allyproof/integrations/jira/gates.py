@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-IMPACT_LABELS = {"critical": "Critical", "serious": "Serious", "moderate": "Moderate", "minor": "Minor"}
-IMPACTS = tuple(IMPACT_LABELS)
+from allyproof.core import impact as impacts
+
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,9 @@ class Situation:
 
 
 def _severities(s: Situation) -> str:
-    chosen = [IMPACT_LABELS[i] for i in IMPACTS if i in s.severities]
+    chosen = [impacts.label(i) for i in impacts.VALUES if i in s.severities]
     pushes = f"it pushes {', '.join(chosen)}" if chosen else "no severity is ticked"
-    return f"{IMPACT_LABELS.get(s.impact, s.impact)} violations are below this site's threshold ({pushes})."
+    return f"{impacts.label(s.impact)} violations are below this site's threshold ({pushes})."
 
 
 # In order: the first failing gate is the reason shown.

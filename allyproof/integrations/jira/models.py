@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from allyproof.accounts.models import Organization
+from allyproof.core.impact import Impact
 from allyproof.monitoring.models import Site
 
 def new_webhook_token() -> str:
@@ -102,7 +103,7 @@ class OAuthState(models.Model):
 
 def default_severities() -> list[str]:
     """What most teams gate on: remediation work that matters, not every minor nit."""
-    return ["critical", "serious"]
+    return [Impact.CRITICAL.value, Impact.SERIOUS.value]
 
 
 class SiteSyncRule(models.Model):

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from allyproof.core import clock
+from allyproof.core import impact as impacts
 from allyproof.monitoring.models import Site
 
 from .client import JiraClient
 from .errors import JiraError, JiraNotFound
-from .gates import IMPACTS
 from .triage import offered
 from .models import JiraConnection, SiteSyncRule
 from .triage import Offered, Triage
@@ -54,7 +54,7 @@ def _format_errors(rule: RuleInput) -> list[str]:
         errors.append("An enabled site needs a Jira project key.")
     if rule.project_key and not PROJECT_KEY.match(rule.project_key):
         errors.append(f"{rule.project_key!r} is not a Jira project key (2–10 capitals, digits or _, starting with a letter).")
-    if not rule.severities <= set(IMPACTS):
+    if not rule.severities <= set(impacts.VALUES):
         errors.append("Unknown severity.")
     elif rule.enabled and not rule.severities:
         errors.append("Tick at least one severity, or nothing from this site can reach Jira.")
@@ -155,7 +155,7 @@ def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
         row.auto_push_since = None
     row.enabled, row.project_key, row.auto_push = rule.enabled, rule.project_key, rule.auto_push
     row.regression_policy = rule.regression_policy
-    row.severities = [i for i in IMPACTS if i in rule.severities]
+    row.severities = [i for i in impacts.VALUES if i in rule.severities]
     row.priorities, row.extra_labels = dict(rule.triage.priorities), list(rule.triage.labels)
     row.components = list(rule.triage.components)
     if check is not None:

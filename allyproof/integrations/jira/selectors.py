@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, QuerySet
 
 from allyproof.accounts.models import Organization
-from allyproof.monitoring.models import IMPACT_RANK, Site, Violation
+from allyproof.core import impact as impacts
+from allyproof.monitoring.models import Site, Violation
 
 from . import gates
 from .connection import connection_current
@@ -26,8 +27,7 @@ def connection_banner(*, organization: Organization) -> JiraConnection | None:
 
 
 def _rank():
-    return Case(*(When(impact=i, then=Value(r)) for i, r in IMPACT_RANK.items()), default=Value(0),
-                output_field=IntegerField())
+    return impacts.rank_expression()
 
 
 def pushable_violations(*, site: Site, connection: JiraConnection, rule: SiteSyncRule) -> QuerySet[Violation]:
@@ -46,7 +46,7 @@ def site_rule_reason(*, site: Site, connection: JiraConnection | None, rule: Sit
     """Why nothing on this site can be pushed, if a site-level gate fails (impact aside)."""
     probe = gates.Situation(
         connection_status=connection.status if connection else None, rule_enabled=bool(rule and rule.enabled),
-        project_key=rule.project_key if rule else "", severities=frozenset(gates.IMPACTS), impact="critical",
+        project_key=rule.project_key if rule else "", severities=frozenset(impacts.VALUES), impact="critical",
         violation_status="open", linked_key=None,
     )
     return gates.block_reason(probe)

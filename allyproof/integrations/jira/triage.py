@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gates import IMPACTS
+from allyproof.core import impact as impacts
+
 
 LABEL = re.compile(r"^[^\s]{1,255}$")  # Jira labels cannot contain spaces
 
@@ -44,7 +45,7 @@ def offered(fields: list[dict[str, Any]]) -> Offered:
 
 def problems(triage: Triage, offer: Offered, *, project_key: str, issue_type: str) -> list[str]:
     found = []
-    for impact in IMPACTS:
+    for impact in impacts.VALUES:
         name = triage.priorities.get(impact, "")
         if not name:
             continue
@@ -68,7 +69,7 @@ def from_post(post, site_id: int) -> Triage:
     prefix = f"site-{site_id}-"
     labels = tuple(dict.fromkeys(x for x in re.split(r"[,\s]+", post.get(prefix + "labels", "")) if x))
     return Triage(
-        priorities={i: post.get(f"{prefix}priority-{i}", "").strip() for i in IMPACTS if post.get(f"{prefix}priority-{i}", "").strip()},
+        priorities={i: post.get(f"{prefix}priority-{i}", "").strip() for i in impacts.VALUES if post.get(f"{prefix}priority-{i}", "").strip()},
         labels=labels, components=tuple(dict.fromkeys(post.getlist(prefix + "components"))),
     )
 

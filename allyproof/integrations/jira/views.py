@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.core import impact as impacts
 from allyproof.monitoring.selectors import site_get
 
 from . import connection as connection_service
@@ -18,12 +19,11 @@ from .models import JiraConnection, JiraSyncLog
 from .sync_log import OUTCOMES, sync_log_for_connection
 from .sync_status import webhook_status
 from .tasks import webhook_verify_task
-from .gates import IMPACT_LABELS
 from .models import SiteSyncRule
 from .rules import PROJECT_KEY
 from .selectors import SyncRow, connection_current, sync_rows
 
-IMPACT_CHOICES = list(IMPACT_LABELS.items())
+IMPACT_CHOICES = impacts.Impact.choices
 
 
 def _session_key(request) -> str:
