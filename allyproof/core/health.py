@@ -54,7 +54,7 @@ def _when(moment: dt.datetime) -> str:
 def _webhook_connections():
     from allyproof.integrations.jira.models import JiraConnection
 
-    return JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE).exclude(webhook_ids=[])
+    return JiraConnection.objects.active().exclude(webhook_ids=[])
 
 
 @dataclasses.dataclass

@@ -83,7 +83,7 @@ def scan_completed(*, site_id: int, new_violation_ids: list[int], reopened_viola
     if site is None:
         return None
     connection = connection_current(organization=site.organization)
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+    if connection is None or not connection.is_active:
         return None
     client = client_for(connection)
     if reopened_violation_ids:

@@ -52,7 +52,7 @@ def connection_current(*, organization: Organization) -> JiraConnection | None:
 def connect_start(*, membership: Membership, session_key: str) -> str:
     """Returns Atlassian's consent URL for this admin, this browser session and this organization."""
     current = connection_current(organization=membership.organization)
-    if current is not None and current.status == JiraConnection.Status.ACTIVE:
+    if current is not None and current.is_active:
         raise ConnectError(
             f"This organization is already connected to {current.site_name}. Disconnect it first to connect another site."
         )
@@ -178,7 +178,7 @@ def connect_choose_site(*, connection: JiraConnection, cloud_id: str) -> JiraCon
 
 def connection_disconnect(*, connection: JiraConnection, by: User, delete_webhook=None) -> JiraConnection:
     """Soft-deletes the connection. `delete_webhook(connection)` runs first, while the token works."""
-    if delete_webhook is not None and connection.status == JiraConnection.Status.ACTIVE and connection.webhook_ids:
+    if delete_webhook is not None and connection.is_active and connection.webhook_ids:
         try:
             delete_webhook(connection)
         except JiraError as problem:

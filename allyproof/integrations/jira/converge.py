@@ -33,7 +33,7 @@ def converge_due(*, client_for: Callable[[JiraConnection], JiraClient], now=None
     """Every link whose look-again time has come, per active connection. Returns duplicates repaired."""
     now = now or clock.now()
     repaired = 0
-    for connection in JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE):
+    for connection in JiraConnection.objects.active():
         links = JiraLink.objects.filter(cloud_id=connection.cloud_id, organization_id=connection.organization_id,
                                         status=JiraLink.Status.LINKED, verify_at__lte=now)
         if not links.exists():

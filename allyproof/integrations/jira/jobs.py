@@ -159,7 +159,7 @@ def push_job_run(
 
 def _stop_reason(job: PushJob, connection: JiraConnection | None) -> str:
     """Re-read before every item: the connection, and for auto jobs whether auto-push is still on."""
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+    if connection is None or not connection.is_active:
         return f"Stopped: {'the Jira connection needs reconnecting' if connection else 'Jira was disconnected'}."
     if job.kind == PushJob.Kind.AUTO:
         rule = SiteSyncRule.objects.filter(site_id=job.site_id).first()

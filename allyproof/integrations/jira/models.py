@@ -19,6 +19,11 @@ def new_webhook_token() -> str:
 SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access")
 
 
+class JiraConnectionQuerySet(models.QuerySet):
+    def active(self) -> JiraConnectionQuerySet:
+        return self.filter(status=JiraConnection.Status.ACTIVE)
+
+
 class JiraConnection(models.Model):
     """An organization's link to one Jira Cloud site. Soft-deleted on disconnect, kept for audit."""
 
@@ -30,6 +35,7 @@ class JiraConnection(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="jira_connections")
     status = models.CharField(max_length=20, choices=Status.choices)
+    objects = JiraConnectionQuerySet.as_manager()
     cloud_id = models.CharField(max_length=64, blank=True)
     site_name = models.CharField(max_length=200, blank=True)
     site_url = models.URLField(max_length=300, blank=True)

@@ -45,7 +45,7 @@ def reconcile_all(*, organization: Organization | None = None) -> int:
     from .reconcile import reconcile
 
     applied = 0
-    active = JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE)
+    active = JiraConnection.objects.active()
     if organization is not None:
         active = active.filter(organization=organization)
     for connection in active:

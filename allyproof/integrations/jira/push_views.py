@@ -17,7 +17,7 @@ from allyproof.monitoring.selectors import site_get, violation_get
 from . import jobs, rules, selectors, single_push, triage, webhooks
 from .errors import JiraError
 from .gateway import client_for
-from .models import JiraConnection, JiraLink, PushJob, PushJobItem
+from .models import JiraLink, PushJob, PushJobItem
 from .views import integrations_context
 
 
@@ -150,7 +150,7 @@ def job_retry(request, site_id: int, job_id: int):
 def rules_save(request):
     organization = request.membership.organization
     connection = selectors.connection_current(organization=organization)
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+    if connection is None or not connection.is_active:
         messages.error(request, "Connect Jira before configuring sync rules.")
         return redirect("integrations")
     inputs = [rules.RuleInput(

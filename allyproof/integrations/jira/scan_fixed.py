@@ -60,7 +60,7 @@ def scan_fixed(*, scan_id: int, violation_ids: list[int], client_for) -> int:
     if scan is None:
         return 0
     connection = connection_current(organization=scan.site.organization)
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+    if connection is None or not connection.is_active:
         return 0
     rule = SiteSyncRule.objects.filter(site=scan.site).first()
     move_to_done = rule is not None and rule.fixed_action == SiteSyncRule.FIXED_COMMENT_AND_DONE

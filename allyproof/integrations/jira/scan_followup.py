@@ -139,7 +139,7 @@ def scan_followup_run(*, followup_id: int, client_for) -> bool:
     site = Site.objects.select_related("organization").get(pk=row.site_id)
     connection = connection_current(organization=site.organization)
     try:
-        if connection is not None and connection.status == JiraConnection.Status.ACTIVE:
+        if connection is not None and connection.is_active:
             client = client_for(connection)
             if row.reopened_violation_ids:
                 _detected_again(row, connection, client)

@@ -11,7 +11,7 @@ from .models import JiraConnection
 
 @db_task(retries=3, retry_delay=60)
 def webhook_sync_task(connection_id: int) -> None:
-    connection = JiraConnection.objects.filter(pk=connection_id, status=JiraConnection.Status.ACTIVE).first()
+    connection = JiraConnection.objects.active().filter(pk=connection_id).first()
     if connection is not None:
         webhooks.webhook_sync(connection=connection, client=client_for(connection))
 
@@ -19,7 +19,7 @@ def webhook_sync_task(connection_id: int) -> None:
 @db_task(retries=3, retry_delay=60)
 def webhook_verify_task(connection_id: int) -> None:
     """After a reconnect: compare what Jira has registered with the rules, and re-register if needed."""
-    connection = JiraConnection.objects.filter(pk=connection_id, status=JiraConnection.Status.ACTIVE).first()
+    connection = JiraConnection.objects.active().filter(pk=connection_id).first()
     if connection is not None and (connection.webhook_ids or webhooks.desired_jql(connection)):
         webhooks.webhook_refresh(connection=connection, client=client_for(connection))
 

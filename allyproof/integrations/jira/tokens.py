@@ -46,7 +46,7 @@ def store_grant(connection: JiraConnection, grant: TokenGrant) -> None:
 def _usable(connection: JiraConnection) -> None:
     if connection.status == JiraConnection.Status.NEEDS_RECONNECT:
         raise NeedsReconnect("The Jira connection needs to be reconnected by an admin.")
-    if connection.status != JiraConnection.Status.ACTIVE:
+    if not connection.is_active:
         raise NotConnected("Jira is not connected.")
 
 

@@ -74,7 +74,7 @@ def _sync_context(request, connection) -> dict:
 def _project_picker(connection, rows):
     """The projects the connection can create issues in (a datalist for the key field), and each row's
     project's issue types (a select); typed keys still work when Jira cannot be read."""
-    if connection is None or connection.status != JiraConnection.Status.ACTIVE:
+    if connection is None or not connection.is_active:
         return None
     client = client_for(connection)
     listing = projects.creatable_projects(connection=connection, client=client)
@@ -99,7 +99,7 @@ def project_issue_types(request):
     rule = SiteSyncRule(site=site, project_key=key, issue_type_name=request.GET.get("current", ""))
     row = SyncRow(site=site, rule=rule, pushable=None)
     row.issue_types = []
-    if connection is not None and connection.status == JiraConnection.Status.ACTIVE and PROJECT_KEY.match(key):
+    if connection is not None and connection.is_active and PROJECT_KEY.match(key):
         row.issue_types = projects.issue_type_names(connection=connection, client=client_for(connection), project_key=key)
     if rule.issue_type_name not in row.issue_types:
         rule.issue_type_name = ""

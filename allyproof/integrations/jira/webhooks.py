@@ -178,11 +178,11 @@ def webhook_delete(*, connection: JiraConnection, client: JiraClient) -> None:
 
 def connections_due_for_refresh(now: dt.datetime) -> QuerySet[JiraConnection]:
     """Active connections whose registration expires within REFRESH_WHEN_LEFT, or that lack one."""
-    return JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE).filter(
+    return JiraConnection.objects.active().filter(
         Q(webhook_expires_at__lte=now + REFRESH_WHEN_LEFT) | Q(webhook_expires_at=None)
     )
 
 
 def connections_to_heal(now: dt.datetime) -> QuerySet[JiraConnection]:
-    return JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE).filter(
+    return JiraConnection.objects.active().filter(
         Q(webhook_retry_at=None) | Q(webhook_retry_at__lte=now))
