@@ -1,4 +1,4 @@
-"""Pushing from the pages: the violation's button, the site's bulk push and picker, sync rules.
+"""Pushing from the pages: the violation's button, the site's bulk push and picker.
 
 Views stay thin: check access, call one service, render a fragment (for our htmx-style requests)
 or redirect with a message (without JavaScript).
@@ -11,14 +11,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from allyproof.accounts.decorators import admin_required, member_required
+from allyproof.accounts.decorators import member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from . import jobs, rules, selectors, single_push, triage, webhooks
-from .errors import JiraError
-from .gateway import client_for
+from . import jobs, selectors, single_push
 from .models import JiraLink, PushJob, PushJobItem
-from .views import integrations_context
 
 
 def _button(request, violation, status=200):
@@ -143,35 +140,3 @@ def job_retry(request, site_id: int, job_id: int):
     count = jobs.push_job_retry_failed(job=job)
     messages.success(request, f"Retrying {count} failed push{'es' if count != 1 else ''}.")
     return redirect("site_detail", site_id=site.pk)
-
-
-@require_POST
-@admin_required
-def rules_save(request):
-    organization = request.membership.organization
-    connection = selectors.connection_current(organization=organization)
-    if connection is None or not connection.is_active:
-        messages.error(request, "Connect Jira before configuring sync rules.")
-        return redirect("integrations")
-    inputs = [rules.RuleInput(
-        site_id=int(site_id), enabled=request.POST.get(f"site-{site_id}-enabled") == "on",
-        project_key=request.POST.get(f"site-{site_id}-project", "").strip(),
-        severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
-        issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
-        auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
-        triage=triage.from_post(request.POST, int(site_id)),
-        regression_policy=request.POST.get(f"site-{site_id}-regression", "comment"),
-    ) for site_id in _ids(request.POST.getlist("site"))]
-    client = client_for(connection)
-    result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)
-    if not result.ok:
-        context = integrations_context(request, rule_errors=result.errors, posted=inputs)
-        messages.error(request, "Nothing was saved: fix the rows marked below.")
-        return render(request, "jira/integrations.html", context, status=400)
-    messages.success(request, "Sync rules saved.")
-    if result.projects_changed:
-        try:
-            webhooks.webhook_sync(connection=connection, client=client)
-        except JiraError as problem:
-            messages.warning(request, f"Saved, but registering for status updates failed: {problem}. We'll retry.")
-    return redirect("integrations")

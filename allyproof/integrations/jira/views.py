@@ -1,4 +1,4 @@
-"""Settings → Integrations: connect, choose a site, disconnect. Thin: each calls one service."""
+"""Settings → Integrations: connect, choose a site, sync rules, disconnect. Thin: each calls one service."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from allyproof.core import impact as impacts
 from allyproof.monitoring.selectors import site_get
 
 from . import connection as connection_service
-from . import projects, webhooks
+from . import projects, rules, triage, webhooks
+from .errors import JiraError
 from .gateway import client_for
 from .models import JiraConnection, JiraSyncLog
 from .sync_log import OUTCOMES, sync_log_for_connection
@@ -171,4 +172,36 @@ def disconnect(request):
 
     connection_service.connection_disconnect(connection=connection, by=request.user, delete_webhook=delete_webhook)
     messages.success(request, f"Disconnected from {connection.site_name or 'Jira'}. Existing links are kept as history.")
+    return redirect("integrations")
+
+
+@require_POST
+@admin_required
+def rules_save(request):
+    organization = request.membership.organization
+    connection = connection_current(organization=organization)
+    if connection is None or not connection.is_active:
+        messages.error(request, "Connect Jira before configuring sync rules.")
+        return redirect("integrations")
+    inputs = [rules.RuleInput(
+        site_id=int(site_id), enabled=request.POST.get(f"site-{site_id}-enabled") == "on",
+        project_key=request.POST.get(f"site-{site_id}-project", "").strip(),
+        severities=frozenset(request.POST.getlist(f"site-{site_id}-severities")),
+        issue_type=request.POST.get(f"site-{site_id}-issue_type", "").strip(),
+        auto_push=request.POST.get(f"site-{site_id}-auto_push") == "on",
+        triage=triage.from_post(request.POST, int(site_id)),
+        regression_policy=request.POST.get(f"site-{site_id}-regression", "comment"),
+    ) for site_id in request.POST.getlist("site") if site_id.isdigit()]
+    client = client_for(connection)
+    result = rules.rules_save(connection=connection, inputs=inputs, by=request.user, client=client)
+    if not result.ok:
+        context = integrations_context(request, rule_errors=result.errors, posted=inputs)
+        messages.error(request, "Nothing was saved: fix the rows marked below.")
+        return render(request, "jira/integrations.html", context, status=400)
+    messages.success(request, "Sync rules saved.")
+    if result.projects_changed:
+        try:
+            webhooks.webhook_sync(connection=connection, client=client)
+        except JiraError as problem:
+            messages.warning(request, f"Saved, but registering for status updates failed: {problem}. We'll retry.")
     return redirect("integrations")
