@@ -149,11 +149,15 @@ def faulty_bulk(site, connection, violations, interval_ms: int, commit_s: int, l
     job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
     gate = pacing.DatabaseGate(interval=interval_ms / 1000)
     counter = [0]
+    calls_before = len(SANDBOX.requests)
     started = time.perf_counter()
     jobs.push_job_run(job_id=job.pk, client_for=lambda c: FaultyCreates(client_for(c, gate=gate), counter, every,
                                                                         commit_s / 2),
                       violation_url=push.absolute_violation_url, gate=gate)
     elapsed = time.perf_counter() - started
+    calls = SANDBOX.requests[calls_before:]
+    creates = sum(1 for r in calls if r.method == "POST" and r.path.endswith("/rest/api/3/issue"))
+    searches = sum(1 for r in calls if "/search" in r.path)
     time.sleep(commit_s)  # let any held commit land before counting
     SANDBOX.commit_due()
     labels = [label for issue in SANDBOX.issues(None) for label in issue["fields"]["labels"]]
@@ -162,7 +166,7 @@ def faulty_bulk(site, connection, violations, interval_ms: int, commit_s: int, l
     duplicates = sum(labels.count(label) - 1 for label in wanted if labels.count(label) > 1)
     missing = sum(1 for label in wanted if label not in labels)
     faults = counter[0] // every
-    return elapsed, duplicates, missing, faults
+    return elapsed, duplicates, missing, faults, (creates, searches, len(calls) - creates - searches)
 
 
 def ms(values: list[float]) -> str:
@@ -200,12 +204,14 @@ def main() -> None:
               f"(target ≤ 3 %) -> {'PASS' if over <= 3 else 'MISS'}")
     if args.faulty:
         start = args.pushes + args.bulk
-        elapsed, dups, missing, faults = faulty_bulk(site, connection, violations[start : start + args.faulty],
+        elapsed, dups, missing, faults, (creates, searches, other) = faulty_bulk(site, connection, violations[start : start + args.faulty],
                                                      args.interval_ms, args.commit_window, args.search_lag, every=20)
         floor_s = args.faulty * args.interval_ms / 1000 + args.commit_window + args.search_lag
         over = (elapsed - floor_s) / floor_s * 100
         print(f"\n4. faulty bulk push of {args.faulty} items at {args.interval_ms} ms, {faults} creates lost or "
               f"committed late (windows: commit {args.commit_window} s + search lag {args.search_lag} s, set short)")
+        print(f"   Jira calls: {creates} creates, {searches} label searches, {other} other "
+              f"({searches / max(1, faults):.1f} searches per unsure item)")
         print(f"   duplicates {dups}, missing {missing} (target 0 and 0) -> {'PASS' if not dups and not missing else 'MISS'}")
         print(f"   {elapsed:.2f} s; floor {args.faulty} × {args.interval_ms} ms + {args.commit_window + args.search_lag} s "
               f"= {floor_s:.2f} s; {over:+.2f} % against the floor (target ≤ +3 %) -> {'PASS' if over <= 3 else 'MISS'}")

@@ -105,3 +105,87 @@ def test_redis_gate_pauses_by_scope(redis_gate, reason, pauses_other_site):
     told.clear()
     redis_gate.wait("site-c")
     assert told == []  # the pause is over
+
+
+class RedisAt:
+    """The real Redis client, except that its TIME answers a fixed instant (seconds, microseconds)."""
+
+    def __init__(self, real, seconds: int, micros: int):
+        self._real, self._time = real, (seconds, micros)
+
+    def time(self):
+        return self._time
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def test_redis_gate_reads_one_clock_for_every_machine_redis_time(redis_gate):
+    """A gate without an injected clock reads Redis's TIME; a pause it stores is in the same milliseconds
+    another gate reads, to the millisecond."""
+    redis_gate.redis = RedisAt(redis_gate.redis, 1_700_000_000, 987_654)
+    redis_gate.clock = None
+    redis_gate.pause("site-a", 5, "jira-burst-based")
+    reader = pacing.RedisGate(url=redis_url(), interval=0.15, prefix=redis_gate.prefix,
+                              clock=lambda: 1_700_000_000.987)
+    told = []
+    reader.sleep = told.append
+    reader.wait("site-a")
+    assert told == [5.0]
+
+
+def test_redis_gate_slots_and_the_waiting_limit_on_its_injected_clock(redis_gate):
+    now, told = [1_000.0], []
+
+    def sleep(seconds):
+        told.append(seconds)
+        now[0] += seconds
+
+    gate = pacing.RedisGate(url=redis_url(), interval=2.0, prefix=redis_gate.prefix, clock=lambda: now[0],
+                            sleep=sleep)
+    gate.wait("site-a")
+    gate.wait("site-a")
+    assert told == [2.0]  # the interval, to the millisecond
+    gate.wait("site-a", max_wait=2.0)  # exactly the limit: still goes
+    assert told == [2.0, 2.0]
+    gate.pause("site-b", 2.001, "jira-burst-based")
+    with pytest.raises(pacing.GateBusy):  # a millisecond over the limit
+        gate.wait("site-b", max_wait=2.0)
+    gate.pause("site-c", 0.001, "jira-burst-based")
+    gate.wait("site-c")  # one millisecond is still a wait
+    assert told == [2.0, 2.0, 0.001]
+
+
+def test_redis_gate_says_how_far_the_next_slot_is(redis_gate):
+    redis_gate.clock, redis_gate.sleep = (lambda: 1_000.0), (lambda seconds: None)
+    redis_gate.pause("site-a", 100, "jira-burst-based")
+    with pytest.raises(pacing.GateBusy, match=r"the next slot is in 100\.0 s$"):
+        redis_gate.wait("site-a", max_wait=1.0)
+
+
+def test_redis_gate_counts_every_wait_against_the_limit(redis_gate):
+    """Pauses stored while a caller sleeps send it round again; all its waits add up against max_wait."""
+    now, told = [1_000.0], []
+    gate = pacing.RedisGate(url=redis_url(), interval=0.5, prefix=redis_gate.prefix, clock=lambda: now[0])
+    other = pacing.RedisGate(url=redis_url(), interval=0.5, prefix=redis_gate.prefix, clock=lambda: now[0])
+    more = [1.0, 1.5]  # what another worker's 429s add while this caller sleeps
+
+    def sleep(seconds):
+        told.append(seconds)
+        now[0] += seconds
+        if more:
+            other.pause("site-a", more.pop(0), "jira-burst-based")
+
+    gate.sleep = sleep
+    other.pause("site-a", 1.0, "jira-burst-based")
+    with pytest.raises(pacing.GateBusy):  # 1.0 + 1.0 + 1.5 s > 3 s
+        gate.wait("site-a", max_wait=3.0)
+    assert told == [1.0, 1.0]
+
+
+def test_a_redis_pause_key_outlives_its_pause_by_a_second_and_no_more(redis_gate):
+    """The pause must hold to its end everywhere (the key may not expire early) and must not pile up
+    keys in Redis for every site ever paused."""
+    redis_gate.pause("site-a", 100, "jira-burst-based")
+    left = redis_gate.redis.pttl(f"{redis_gate.prefix}pause:site-a")
+    assert 100_000 < left <= 101_000

@@ -116,6 +116,23 @@ def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, 
         assert not result.created and len(creates(sandbox)) == 1
 
 
+def test_a_refusal_after_an_unknown_outcome_leaves_nothing_outstanding(violation, connected, sandbox):
+    """The create the protocol finally allows is refused (a 400): Jira made nothing, so once the cause is
+    gone the next push creates at once: no "Checking Jira…", no label search, no second wait."""
+    sandbox.faults.add(kind="timeout", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking):
+        do_push(violation, connected, sandbox)
+    sandbox.faults.add(kind="error", status=400, method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(JiraValidationError):
+        push_until_settled(violation, connected, sandbox)
+    link = JiraLink.objects.get(violation=violation)
+    assert link.state == "creating" and not link.claim and link.claimed_at is None
+    before = len(sandbox.requests)
+    result = do_push(violation, connected, sandbox)
+    assert result.created and len(issues_labelled(sandbox, result.link.label)) == 1
+    assert [r.path for r in sandbox.requests[before:] if r.path.endswith("/search/jql")] == []
+
+
 def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, connected, sandbox):
     key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
     from allyproof.core import clock
@@ -128,6 +145,42 @@ def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, c
     result = do_push(violation, connected, sandbox)
     assert not result.created and result.link.issue_key == "ACME-1"
     assert not creates(sandbox)
+
+
+def test_a_reservation_from_before_sent_at_counts_as_sent_when_last_claimed(violation, connected, sandbox):
+    """A crashed attempt stored before sent_at existed: made a day ago, last claimed five minutes ago (a
+    stale claim, taken over). Its create may have left five minutes ago, inside the commit window: look,
+    then wait; counting from the day-old row would allow a create at once."""
+    import datetime as dt
+
+    from allyproof.core import clock
+
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    now = clock.now()
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                            cloud_id=connected.cloud_id, dedupe_key=key, project_key="ACME",
+                            created_at=now - dt.timedelta(days=1), claim="dead-worker",
+                            claimed_at=now - dt.timedelta(minutes=5), outcome_unknown=True)
+    with pytest.raises(push.PushChecking):
+        do_push(violation, connected, sandbox)
+    assert not creates(sandbox)
+
+
+def test_a_worker_whose_reservation_was_taken_over_releases_nothing(violation, connected, sandbox):
+    """A slow attempt comes back after another worker took its stale reservation over: its release must
+    leave the other worker's claim alone (the claim guards the row, not just the worker's copy of it)."""
+    from allyproof.core import clock
+
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    now = clock.now()
+    held = JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                                   cloud_id=connected.cloud_id, dedupe_key=key, project_key="ACME", created_at=now,
+                                   claim="second-worker", claimed_at=now, sent_at=now, outcome_unknown=True)
+    slow_copy = JiraLink.objects.get(pk=held.pk)
+    slow_copy.claim = "first-worker"  # what the slow worker still holds in memory
+    push._release(slow_copy)
+    held.refresh_from_db()
+    assert (held.claim, held.claimed_at) == ("second-worker", now)
 
 
 def test_a_fresh_reservation_held_elsewhere_is_in_progress(violation, connected, sandbox):

@@ -1,6 +1,8 @@
 """Case 4 of issue 8: a pause from a 429 holds every worker, including a slot reserved before it.
 Decisions asserted on the injected clock, never measured gaps."""
 
+import time
+
 import pytest
 
 from allyproof.integrations.jira import pacing
@@ -57,9 +59,8 @@ def test_pause_lengths_retry_after_then_reset_then_atlassians_first_backoff():
 
 def test_redis_gate_holds_a_slot_reserved_before_the_pause():
     url = redis_url()
-    gates = [pacing.RedisGate(url=url, interval=0.15, prefix="allyproof-test:pause:") for _ in range(2)]
-    for key in gates[0].redis.scan_iter("allyproof-test:pause:*"):
-        gates[0].redis.delete(key)
+    prefix = f"allyproof-test:pause:{time.time_ns()}:"  # its own keys: concurrent runs must not share a pause
+    gates = [pacing.RedisGate(url=url, interval=0.15, prefix=prefix) for _ in range(2)]
     worker_a, worker_b = gates
     worker_b.wait("site-a")
     slept = []
@@ -72,7 +73,7 @@ def test_redis_gate_holds_a_slot_reserved_before_the_pause():
     worker_a.sleep = sleep
     worker_a.wait("site-a")
     assert len(slept) == 2 and slept[1] >= 1.5  # woke, saw the pause, waited for its end
-    for key in worker_a.redis.scan_iter("allyproof-test:pause:*"):
+    for key in worker_a.redis.scan_iter(f"{prefix}*"):
         worker_a.redis.delete(key)
 
 
@@ -104,3 +105,20 @@ def test_a_global_quota_429_without_retry_after_pauses_until_its_reset():
     with clock.frozen(now):
         pacing.pause_for(gate, "site-a", quota)
     assert PacingGate.objects.get(key=pacing.GLOBAL).paused_until == t.now + 1800
+
+
+@pytest.mark.django_db
+def test_retry_after_wins_over_the_quota_reset_when_jira_sends_both():
+    import datetime as dt
+
+    from allyproof.core import clock
+    from allyproof.integrations.jira.models import PacingGate
+
+    t = SharedTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    quota = JiraRateLimited("429", reason="jira-quota-global-based", retry_after=7,
+                            reset_at=now + dt.timedelta(minutes=30))
+    with clock.frozen(now):
+        pacing.pause_for(gate, "site-a", quota)
+    assert PacingGate.objects.get(key=pacing.GLOBAL).paused_until == t.now + 7
