@@ -211,10 +211,12 @@ class Sandbox:
 
     @contextlib.contextmanager
     def same_millisecond(self):
-        """Changes made inside happen at one instant of the sandbox clock: their webhooks share a timestamp."""
+        """Changes made inside happen at one instant of the sandbox clock: their webhooks share a timestamp.
+        A clock already frozen stays where it is (freezing again would jump it to the wall clock)."""
         with self.lock:
             was_frozen = self.clock.frozen
-            self.clock.freeze()
+            if not was_frozen:
+                self.clock.freeze()
             try:
                 yield
             finally:

@@ -93,6 +93,13 @@ def test_changes_in_the_same_millisecond_share_a_timestamp_not_a_changelog(h, sb
     assert bad.status_code == 400 and "action must be" in bad.text
 
 
+def test_the_same_millisecond_keeps_a_frozen_clock_where_it_is(sb):
+    sb.clock.freeze(1_000_000_000.0)  # long before the wall clock: re-freezing would jump to now
+    with sb.same_millisecond():
+        assert sb.clock.now() == 1_000_000_000.0
+    assert sb.clock.frozen and sb.clock.now() == 1_000_000_000.0
+
+
 def test_search_can_leave_a_missing_key_out_instead_of_refusing(h, sb, tokens):
     a, b = h.create(tokens).json()["key"], h.create(tokens).json()["key"]
     sb.delete_issue(None, b)
