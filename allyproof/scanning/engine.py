@@ -1,10 +1,11 @@
 """The crawl: Playwright drives headless Chromium, axe-core runs in every frame of every page.
 
 Pure of Django: it takes a plan and reports events to a callback (the driver in `runner.py` turns
-them into database rows in its own thread). Every request the browser makes goes through one route
-handler that checks the address policy first and paces requests to the client's server; Playwright
-does not show redirects to route handlers, so a 3xx is followed hop by hop here and every hop is
-checked before the browser is allowed to follow it.
+them into database rows in its own thread). Every request the browser makes, each redirect hop
+included, goes through the checking forward proxy (`proxy.py`) in this event loop, which refuses
+forbidden addresses and paces requests to the client's server; nothing is intercepted in Playwright,
+so the browser's cache and network stack work as they do in a plain Playwright loop. Why a top
+document failed (refused, redirected to a refused address) is read back from what the proxy saw.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Route, async_playwright
+from playwright.async_api import Page, Request, Response, async_playwright
 
 from . import browser, discovery, failures
-from .policy import AddressPolicy, Refused
+from .policy import AddressPolicy
+from .proxy import CheckingProxy
 from .urls import normalise, origin
 
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
@@ -91,83 +93,31 @@ class Scan:
         self.frontier = discovery.Frontier(plan.rules)
         self.site_origin = self.frontier.origin
         self.pacer = Pacer(plan.requests_per_second)
-        self.page_problems: dict[Page, str] = {}
+        parts = urlsplit(self.site_origin)
+        self.site_authority = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        self.proxy = CheckingProxy(plan.policy, pace=self.pace, on_refused=self.refused,
+                                   connect_timeout_s=plan.page_timeout_s)
         self.busy = 0
 
     # --- requests ---------------------------------------------------------------------------
 
-    async def _paced_check(self, url: str) -> None:
-        await self.plan.policy.check(url)
-        if origin(url) == self.site_origin:
+    async def pace(self, authority: str) -> None:
+        """Called by the proxy for every request (HTTPS: every tunnel) before it connects."""
+        if authority == self.site_authority:
             await self.pacer.wait()
 
-    async def _redirect_chain_problem(self, request_context, url: str, location: str, top: bool) -> str | None:
-        """Walks a redirect chain, checking every hop, before the browser may follow it."""
-        hop = urljoin(url, location)
-        for _ in range(MAX_REDIRECTS):
-            try:
-                await self._paced_check(hop)
-            except Refused as refused:
-                return f"redirected to a refused address: {refused}"
-            if top and origin(normalise(hop) or hop) != self.site_origin:
-                return f"redirected off the site to {hop}"
-            response = await request_context.fetch(hop, max_redirects=0, timeout=self.plan.page_timeout_s * 1000)
-            location = response.headers.get("location")
-            await response.dispose()
-            if not (300 <= response.status < 400 and location):
-                return None
-            hop = urljoin(hop, location)
-        return "too many redirects (a redirect loop)"
-
-    async def route(self, route: Route) -> None:
-        request = route.request
-        try:
-            frame = request.frame
-        except PlaywrightError:  # a request without a frame (a worker's): never a page's navigation
-            frame = None
-        top = bool(frame and frame.parent_frame is None and request.is_navigation_request())
-        page = frame.page if frame else None
-
-        async def refuse(reason: str, error: str = "blockedbyclient") -> None:
-            if top and page is not None:
-                self.page_problems[page] = reason
-            if error == "blockedbyclient":
-                self.emit("refused", (request.url, reason))
-            await route.abort(error)
-
-        try:
-            await self._paced_check(request.url)
-        except Refused as refused:
-            return await refuse(f"refused: {refused}")
-        try:
-            response = await route.fetch(max_redirects=0, timeout=self.plan.page_timeout_s * 1000)
-        except PlaywrightError as error:
-            return await refuse(failures.reason_for(str(error)), "failed")
-        location = response.headers.get("location")
-        if 300 <= response.status < 400 and location:
-            problem = await self._redirect_chain_problem(self.request_context, request.url, location, top)
-            if problem:
-                return await refuse(problem)
-        elif top and response.status < 300:
-            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind and kind not in ("text/html", "application/xhtml+xml"):
-                return await refuse(f"skipped: not HTML ({kind})")
-        await route.fulfill(response=response)
+    def refused(self, url: str, reason: str) -> None:
+        self.emit("refused", (url, reason))
 
     async def fetch_text(self, url: str) -> str | None:
-        """robots.txt and sitemaps: same checks and pacing as the browser's own requests."""
+        """robots.txt and sitemaps: through the same checking proxy as the browser's own requests."""
         try:
-            await self._paced_check(url)
-            response = await self.request_context.fetch(url, max_redirects=0, timeout=15_000)
-            location = response.headers.get("location")
-            if 300 <= response.status < 400 and location:
-                problem = await self._redirect_chain_problem(self.request_context, url, location, top=True)
-                await response.dispose()
-                return None if problem else await self.fetch_text(urljoin(url, location))
-            text = await response.text() if response.ok else None
+            response = await self.request_context.fetch(url, max_redirects=MAX_REDIRECTS, timeout=15_000)
+            final = normalise(response.url) or response.url
+            text = await response.text() if response.ok and origin(final) == self.site_origin else None
             await response.dispose()
             return text
-        except (Refused, PlaywrightError):
+        except PlaywrightError:
             return None
 
     # --- discovery ----------------------------------------------------------------------------
@@ -201,31 +151,47 @@ class Scan:
     # --- pages --------------------------------------------------------------------------------
 
     async def new_context(self):
-        context = await self.browser.new_context(service_workers="block")
-        await context.route("**/*", self.route)
-        return context
+        return await self.browser.new_context(service_workers="block")
 
-    async def scan_page(self, context, url: str, depth: int) -> PageOutcome:
-        page = await context.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), asyncio.ensure_future(dialog.dismiss())))
-        try:
-            return await self._load_and_test(page, url, depth, dialogs)
-        finally:
-            self.page_problems.pop(page, None)
-            await page.close()
+    async def scan_page(self, held: _Held, url: str, depth: int) -> PageOutcome:
+        if held.tab is None:
+            held.tab = _Tab(await held.context.new_page())
+        tab = held.tab
+        tab.reset()
+        outcome = await self._load_and_test(tab.page, url, depth, tab.dialogs, tab.navigation)
+        if outcome.status != "scanned":  # a page that failed in any way is not trusted with the next URL
+            held.tab = None
+            await tab.page.close()
+        return outcome
 
-    async def _load_and_test(self, page: Page, url: str, depth: int, dialogs: list[str]) -> PageOutcome:
+    def _navigation_problem(self, navigation: _Navigation) -> str | None:
+        """Why the top document did not load, from what the proxy saw for its last hop."""
+        if navigation.request is None:
+            return None
+        if navigation.hops() >= MAX_REDIRECTS:  # Chromium allows 20, each paced: a loop often times out first
+            return "too many redirects (a redirect loop)"
+        parts = urlsplit(navigation.request.url)
+        authority = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        problem = self.proxy.problems.get(authority)
+        if problem and problem.startswith("refused: ") and navigation.request.redirected_from is not None:
+            return "redirected to a refused address: " + problem.removeprefix("refused: ")
+        return problem
+
+    async def _load_and_test(self, page: Page, url: str, depth: int, dialogs: list[str],
+                             navigation: _Navigation) -> PageOutcome:
         try:
             response = await page.goto(url, wait_until="load", timeout=self.plan.page_timeout_s * 1000)
         except PlaywrightError as error:
-            reason = self.page_problems.get(page) or failures.reason_for(str(error), self.plan.page_timeout_s)
+            reason = (navigation.not_html() or self._navigation_problem(navigation)
+                      or failures.reason_for(str(error), self.plan.page_timeout_s))
             status = "skipped" if reason.startswith("skipped") else "failed"
             return PageOutcome(url, depth, status, reason.removeprefix("skipped: "))
         if response is None:
             return PageOutcome(url, depth, "failed", "the page did not load")
         if response.status >= 400:
             return PageOutcome(url, depth, "failed", f"HTTP {response.status}")
+        if not_html := navigation.not_html():
+            return PageOutcome(url, depth, "skipped", not_html.removeprefix("skipped: "))
         final = normalise(page.url, query=self.plan.rules.query) or url
         if origin(final) != self.site_origin:
             return PageOutcome(url, depth, "failed", f"redirected off the site to {page.url}")
@@ -253,16 +219,13 @@ class Scan:
         return await page.main_frame.evaluate(AXE_RUN, self.plan.axe_options)
 
     async def worker(self) -> None:
-        # One context per worker, renewed every CONTEXT_PAGES pages: cheaper than one per page, and
-        # whatever a site leaves behind (caches, storage, leaks) is dropped regularly.
-        held = [await self.new_context()]
+        held = _Held(await self.new_context())
         try:
             await self._work(held)
         finally:
-            await held[0].close()
+            await held.context.close()
 
-    async def _work(self, held: list) -> None:
-        used = 0
+    async def _work(self, held: _Held) -> None:
         while not self.stopping():
             item = self.frontier.next()
             if item is None:
@@ -273,11 +236,11 @@ class Scan:
             self.busy += 1
             try:
                 url, depth = item
-                if used >= CONTEXT_PAGES:
-                    await held[0].close()
-                    held[0], used = await self.new_context(), 0
-                outcome = await self.scan_page(held[0], url, depth)
-                used += 1
+                if held.used >= CONTEXT_PAGES:
+                    await held.context.close()
+                    held.context, held.tab, held.used = await self.new_context(), None, 0
+                outcome = await self.scan_page(held, url, depth)
+                held.used += 1
                 self.frontier.seen.add(outcome.url)
                 before = self.frontier.found
                 for link in outcome.links:
@@ -293,16 +256,85 @@ class Scan:
                 self.busy -= 1
 
     async def run(self) -> None:
-        async with async_playwright() as playwright:
-            self.browser = await playwright.chromium.launch(
-                executable_path=self.plan.executable, headless=True, args=list(browser.LAUNCH_ARGS))
-            self.request_context = await playwright.request.new_context()
-            try:
-                await self.discover()
-                await asyncio.gather(*(self.worker() for _ in range(max(1, self.plan.concurrency))))
-            finally:
-                await self.request_context.dispose()
-                await self.browser.close()
+        proxy_url = await self.proxy.start()
+        try:
+            async with async_playwright() as playwright:
+                # Every request of the browser goes through the checking proxy; `<-loopback>` takes away
+                # Chromium's default of connecting to loopback directly.
+                self.browser = await playwright.chromium.launch(
+                    executable_path=self.plan.executable, headless=True,
+                    args=[*browser.LAUNCH_ARGS, f"--proxy-server={proxy_url}", "--proxy-bypass-list=<-loopback>"])
+                self.request_context = await playwright.request.new_context(proxy={"server": proxy_url})
+                try:
+                    await self.discover()
+                    await asyncio.gather(*(self.worker() for _ in range(max(1, self.plan.concurrency))))
+                finally:
+                    await self.request_context.dispose()
+                    await self.browser.close()
+        finally:
+            await self.proxy.close()
+
+
+@dataclass
+class _Held:
+    """A worker's browser context and tab. One context per worker, renewed every CONTEXT_PAGES pages, so
+    whatever a site leaves behind (caches, storage, leaks) is dropped regularly; one tab in it, reused
+    from URL to URL: a closed tab takes its renderer process with it (the context has no other page to
+    keep it), and a fresh process per page (start-up, axe compiled cold) halved the pages per second."""
+
+    context: Any
+    tab: _Tab | None = None
+    used: int = 0
+
+
+class _Tab:
+    def __init__(self, page: Page):
+        self.page = page
+        self.dialogs: list[str] = []
+        self.navigation = _Navigation(page)
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        if dialog.type == "beforeunload":  # leaving the last URL for the next: let it go, not the page's finding
+            asyncio.ensure_future(dialog.accept())
+            return
+        self.dialogs.append(dialog.type)
+        asyncio.ensure_future(dialog.dismiss())
+
+    def reset(self) -> None:
+        self.dialogs.clear()
+        self.navigation.request, self.navigation.content_type = None, ""
+
+
+class _Navigation:
+    """The top document's last request and response, from the page's own events (nothing paused)."""
+
+    def __init__(self, page: Page):
+        self.request: Request | None = None
+        self.content_type = ""
+        main = page.main_frame
+        page.on("request", lambda request: self._request(request, main))
+        page.on("response", lambda response: self._response(response, main))
+
+    def _request(self, request: Request, main) -> None:
+        if request.is_navigation_request() and request.frame == main:
+            self.request = request
+
+    def _response(self, response: Response, main) -> None:
+        request = response.request
+        if request.is_navigation_request() and request.frame == main and response.status < 300:
+            self.content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def hops(self) -> int:
+        count, request = 0, self.request
+        while request is not None and request.redirected_from is not None:
+            count, request = count + 1, request.redirected_from
+        return count
+
+    def not_html(self) -> str | None:
+        if self.content_type and self.content_type not in ("text/html", "application/xhtml+xml"):
+            return f"skipped: not HTML ({self.content_type})"
+        return None
 
 
 def crawl(plan: Plan, emit: Callable[[str, Any], None], stopping: Callable[[], bool] = lambda: False) -> None:

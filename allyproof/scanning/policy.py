@@ -71,9 +71,13 @@ class AddressPolicy:
 
     async def check(self, url: str) -> None:
         """Raises Refused unless every address the URL's host resolves to is allowed."""
+        if urlsplit(url).scheme not in LOCAL_SCHEMES:
+            await self.allowed_addresses(url)
+
+    async def allowed_addresses(self, url: str) -> list[str]:
+        """The addresses the URL's host resolves to, all allowed (connect to these, never resolve again);
+        raises Refused otherwise."""
         parts = urlsplit(url)
-        if parts.scheme in LOCAL_SCHEMES:
-            return
         if parts.scheme not in ("http", "https", "ws", "wss"):
             raise Refused(f"{parts.scheme or 'this'} URLs are not scanned")
         host = (parts.hostname or "").rstrip(".")
@@ -94,3 +98,4 @@ class AddressPolicy:
             kind = self.refusal(address)
             if kind:
                 raise Refused(f"{host} is {kind}" if literal else f"{host} resolves to {address}, {kind}")
+        return addresses

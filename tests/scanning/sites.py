@@ -35,7 +35,7 @@ def slow(seconds: float, response: Response) -> Callable[[], Response]:
 
 
 class ServedSite:
-    def __init__(self, routes: dict[str, Route]):
+    def __init__(self, routes: dict[str, Route], host: str = "127.0.0.1"):
         self.routes = dict(routes)
         self.requests: list[str] = []
         site = self
@@ -61,7 +61,7 @@ class ServedSite:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -70,7 +70,7 @@ class ServedSite:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return f"http://{self.server.server_address[0]}:{self.server.server_port}"
 
     def __enter__(self) -> ServedSite:
         self.thread.start()

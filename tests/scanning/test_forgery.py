@@ -162,3 +162,31 @@ def test_public_name_resolving_to_loopback_is_refused_in_production():
         assert site.requests == []
     (only,) = pages.values()
     assert only.reason == "refused: local.invalid resolves to 127.0.0.1, a loopback address"
+
+
+@pytest.mark.browser
+def test_subresources_frames_and_fetches_to_a_forbidden_address_never_reach_it():
+    """The page's own host is allowed; an image, an iframe, a script, a fetch() and a name that resolves
+    there all aim at 127.0.0.2 (loopback, refused by this policy): the server there sees nothing."""
+    from .test_proxy import FirstLoopbackOnly
+
+    async def resolver(host):
+        if host == "inside.invalid":
+            return ["127.0.0.2"]
+        raise OSError("not in the test's fake DNS")
+
+    with ServedSite({"/": html("<h1>Internal</h1>"), "/pixel.png": (200, {"Content-Type": "image/png"}, b"")},
+                    host="127.0.0.2") as inside, ServedSite({}) as site:
+        target = f"http://127.0.0.2:{inside.server.server_port}"
+        named = f"http://inside.invalid:{inside.server.server_port}"
+        site.routes.update({
+            "/": html(f'<img alt="a" src="{target}/pixel.png"><iframe title="f" src="{target}/"></iframe>'
+                      f'<script src="{named}/app.js"></script><img alt="b" src="/ok.png">'
+                      f'<script>fetch("{target}/api").catch(() => {{}})</script>'),
+            "/ok.png": (200, {"Content-Type": "image/png"}, b""),
+        })
+        pages, refused = crawl(site.url + "/", FirstLoopbackOnly(resolver=resolver))
+        assert inside.requests == []
+    assert pages[""].status == "scanned"
+    assert {f"{target}/pixel.png", f"{target}/", f"{named}/app.js", f"{target}/api"} <= {url for url, _ in refused}
+    assert "/ok.png" in site.requests
