@@ -106,6 +106,10 @@ class RateLimits:
     per_issue_writes: list[list[float]] = field(default_factory=lambda: [[20, 2], [100, 30]])
     global_points_per_hour: int = 65000
     site_points_per_hour: int | None = 65000
+    # "enforced": RateLimit-Policy, RateLimit, RateLimit-Reason, Retry-After; "beta": the names the points
+    # quotas carried while in beta (Beta-RateLimit-Policy, Beta-RateLimit, X-Beta-RateLimit-Reason,
+    # Beta-Retry-After, X-Beta-RateLimit-Reset), as logged in production in March 2026.
+    header_style: str = "enforced"
 
 
 @dataclass

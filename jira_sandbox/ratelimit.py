@@ -22,6 +22,19 @@ class Verdict:
     reason: str | None = None
 
 
+BETA_NAMES = {"RateLimit-Policy": "Beta-RateLimit-Policy", "RateLimit": "Beta-RateLimit",
+              "RateLimit-Reason": "X-Beta-RateLimit-Reason", "Retry-After": "Beta-Retry-After",
+              "X-RateLimit-Reset": "X-Beta-RateLimit-Reset"}
+QUOTA_REASONS = (GLOBAL, TENANT)
+
+
+def styled(headers: dict[str, str], style: str) -> dict[str, str]:
+    """The points quotas' headers under their beta names when the sandbox plays the beta period."""
+    if style != "beta":
+        return headers
+    return {BETA_NAMES.get(name, name): value for name, value in headers.items()}
+
+
 def limited(reason: str, retry_after: float, limit: float, reset_at: float) -> Verdict:
     return Verdict({
         "Retry-After": str(max(1, math.ceil(retry_after))),
@@ -86,7 +99,10 @@ class RateLimiter:
         reset_at = (int(now // 3600) + 1) * 3600
         for key, limit in self._pools(app, cloud_id):
             if self._pool(key, now).used >= limit:
-                return limited(GLOBAL if key.startswith("global") else TENANT, reset_at - now, limit, reset_at)
+                verdict = limited(GLOBAL if key.startswith("global") else TENANT, reset_at - now, limit, reset_at)
+                name = "global-app-quota" if key.startswith("global") else "tenant-app-quota"
+                verdict.headers["RateLimit"] = f'"{name}";r=0;t={int(reset_at - now)}'  # no Policy at zero
+                return Verdict(styled(verdict.headers, self.cfg.header_style), verdict.reason)
         return Verdict()
 
     def quota_headers(self, now: float, app: str, cloud_id: str) -> dict[str, str]:
@@ -94,15 +110,26 @@ class RateLimiter:
         return self._quota_headers(now, app, cloud_id).headers if self.cfg.enabled else {}
 
     def _quota_headers(self, now: float, app: str, cloud_id: str) -> Verdict:
-        key, limit = min(self._pools(app, cloud_id), key=lambda kl: kl[1] - self._pool(kl[0], now).used)
+        """One policy entry per pool (Atlassian: no fixed number or order), none for a pool at zero
+        (observed: the policy header disappears once r=0); `RateLimit` with r and t near a limit."""
+        pools = self._pools(app, cloud_id)
+        key, limit = min(pools, key=lambda kl: kl[1] - self._pool(kl[0], now).used)
         remaining = max(0, limit - self._pool(key, now).used)
-        name = "global-app-quota" if key.startswith("global") else "tenant-app-quota"
-        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
-                   "RateLimit-Policy": f'"{name}";q={limit};w=3600'}
-        if remaining < 0.2 * limit:
+        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
+        policies, states = [], []
+        for pool_key, pool_limit in pools:
+            left = max(0, pool_limit - self._pool(pool_key, now).used)
+            name = "global-app-quota" if pool_key.startswith("global") else "tenant-app-quota"
+            if left > 0:
+                policies.append(f'"{name}";q={pool_limit};w=3600')
+            if left < 0.2 * pool_limit:
+                states.append(f'"{name}";r={left};t={int((int(now // 3600) + 1) * 3600 - now)}')
+        if policies:
+            headers["RateLimit-Policy"] = ", ".join(policies)
+        if states:
             headers["X-RateLimit-NearLimit"] = "true"
-            headers["RateLimit"] = f'"{name}";r={remaining};t={int((int(now // 3600) + 1) * 3600 - now)}'
-        return Verdict(headers)
+            headers["RateLimit"] = ", ".join(states)
+        return Verdict(styled(headers, self.cfg.header_style))
 
     def _burst(self, now: float, cloud_id: str, method: str, template: str) -> Verdict:
         rate = self.cfg.burst_overrides.get(f"{method} {template}", self.cfg.burst.get(method))

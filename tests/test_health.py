@@ -35,7 +35,7 @@ def test_a_fresh_install_is_ok_and_says_what_it_does_not_know(client):
     }
     assert checks["queue"]["detail"] == f"SQLite queue: {HUEY.pending_count()} waiting, {HUEY.scheduled_count()} scheduled"
     assert "not recorded yet" in checks["reconciliation"]["detail"]
-    assert checks["jira_budget"]["detail"] == "no pause in force; points budget: unknown (not tracked yet)"
+    assert checks["jira_budget"]["detail"] == "no pause in force; points this hour: 0 of 65000 used (app-wide pool)"
 
 
 def connection(org, **fields):

@@ -62,6 +62,10 @@ class Config:
     jira_http_timeout_seconds: float = 15.0
     jira_push_wait_ms: int = 2000  # how long the violation page's Push to Jira waits before "Pushing…"
     jira_sync_log_days: int = 90
+    # The app's hourly points pool until Atlassian's headers say otherwise, and the share of every pool
+    # that bulk pushes leave to a person's single push and to reconciliation (budget.py).
+    jira_points_per_hour: int = 65000
+    jira_budget_headroom_percent: int = 3
     notes: list[str] = field(default_factory=list)
     support: str = ""  # ALLYPROOF_SUPPORT: an email address or an http(s) URL shown under Settings → Support
 
@@ -243,6 +247,8 @@ def load(env: dict[str, str] | None = None) -> Config:
         scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
         jira_push_wait_ms=_int(env, "JIRA_PUSH_WAIT_MS", 2000, problems),
         jira_sync_log_days=_int(env, "JIRA_SYNC_LOG_DAYS", 90, problems, minimum=1),
+        jira_points_per_hour=_int(env, "JIRA_POINTS_PER_HOUR", 65000, problems, minimum=1),
+        jira_budget_headroom_percent=min(90, _int(env, "JIRA_BUDGET_HEADROOM_PERCENT", 3, problems)),
         notes=notes,
         **_proxy_and_hosts(env, production, problems),
         support=_support(env, problems),

@@ -155,13 +155,22 @@ def _pauses_now() -> list[tuple[str, float, str]]:
     return [(row.key, row.paused_until, row.pause_reason) for row in rows]
 
 
+def _points_budget() -> str:
+    """The app-wide points pool this hour, as every consumer accounts for it (budget.py)."""
+    from allyproof.integrations.jira import budget as points
+
+    shared = points.default_budget()
+    pool = shared.store.pools([points.GLOBAL], points.hour_of(time.time()))[points.GLOBAL]
+    return f"points this hour: {pool.used} of {pool.quota} used (app-wide pool)"
+
+
 @dataclasses.dataclass
 class JiraBudget(ProductCheck):
     name = "jira_budget"
 
     def inspect(self, now):
         pauses = _pauses_now()
-        budget = "points budget: unknown (not tracked yet)"
+        budget = _points_budget()
         if not pauses:
             return OK, f"no pause in force; {budget}"
         latest = max(until for _, until, _ in pauses)

@@ -83,7 +83,25 @@ def test_near_limit_header_below_20_percent():
         seen.append((int(resp.headers["X-RateLimit-Remaining"]), resp.headers.get("X-RateLimit-NearLimit")))
     assert [r for r, _ in seen] == [18, 16, 14, 12, 10, 8, 6, 4, 2]
     assert all((near == "true") == (remaining < 4) for remaining, near in seen)
-    assert h.api("GET", "project/ACME", tokens).headers["RateLimit-Policy"] == '"global-app-quota";q=20;w=3600'
+    assert resp.headers["RateLimit-Policy"] == '"global-app-quota";q=20;w=3600'
+    assert resp.headers["RateLimit"] == '"global-app-quota";r=2;t=' + str(int(3600 - T0 % 3600))
+    last = h.api("GET", "project/ACME", tokens)  # spends the last two points
+    assert last.status_code == 200 and "RateLimit-Policy" not in last.headers  # absent at zero, as observed
+    assert last.headers["RateLimit"].startswith('"global-app-quota";r=0;')
+
+
+def test_both_pools_in_the_policy_and_beta_names_during_the_beta():
+    h = harness(global_points_per_hour=100, site_points_per_hour=4, header_style="beta")
+    tokens = h.login()
+    served = h.api("GET", "project/ACME", tokens)
+    assert served.headers["Beta-RateLimit-Policy"] == '"global-app-quota";q=100;w=3600, "tenant-app-quota";q=4;w=3600'
+    assert "RateLimit-Policy" not in served.headers
+    h.api("GET", "project/ACME", tokens)
+    refused = h.api("GET", "project/ACME", tokens)
+    assert refused.status_code == 429
+    assert refused.headers["X-Beta-RateLimit-Reason"] == "jira-quota-tenant-based"
+    assert int(refused.headers["Beta-Retry-After"]) >= 1 and "Retry-After" not in refused.headers
+    assert refused.headers["Beta-RateLimit"].startswith('"tenant-app-quota";r=0;')
 
 
 @pytest.mark.parametrize("reason", ["jira-quota-global-based", "jira-quota-tenant-based", "jira-burst-based",

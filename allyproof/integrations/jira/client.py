@@ -22,6 +22,7 @@ import httpx
 
 from allyproof.core import metrics
 
+from . import ratelimit_headers
 from .errors import (
     JiraAuthError,
     JiraError,
@@ -103,12 +104,13 @@ def _error_collection(response: httpx.Response) -> tuple[dict[str, str], list[st
 def error_for(response: httpx.Response, *, idempotent: bool) -> JiraError:
     status = response.status_code
     if status == 429:
-        reason = response.headers.get("RateLimit-Reason", "unknown")
+        reading = ratelimit_headers.read(response.headers, status=status)  # prefixed or not, Beta- or not
+        reason = reading.reason or "unknown"
         return JiraRateLimited(
             f"Jira is rate limiting us ({reason})",
             reason=reason,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
-            reset_at=_reset_at(response.headers.get("X-RateLimit-Reset")),
+            retry_after=_retry_after(reading.retry_after),
+            reset_at=_reset_at(reading.reset_at),
         )
     if status in (400, 422):
         errors, messages = _error_collection(response)
@@ -130,7 +132,8 @@ def error_for(response: httpx.Response, *, idempotent: bool) -> JiraError:
 
 
 def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool,
-         before_send: Callable[[], None] | None = None) -> httpx.Response:
+         before_send: Callable[[], None] | None = None,
+         on_response: Callable[[httpx.Response], None] | None = None) -> httpx.Response:
     """Sends one request; returns a 2xx response or raises a JiraError.
 
     `before_send` (the pacing gate) runs after the HTTP client is ready, right before the request
@@ -146,6 +149,8 @@ def send(request: Callable[[httpx.Client], httpx.Response], *, idempotent: bool,
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
         kind = JiraTransientError if idempotent else JiraUnknownOutcome
         raise kind(f"the connection to Atlassian failed mid-request ({error.__class__.__name__})") from None
+    if on_response is not None:
+        on_response(response)  # the points budget: what the call cost and what Jira says is left
     if response.is_success:
         return response
     raise error_for(response, idempotent=idempotent)
@@ -250,6 +255,7 @@ class JiraClient:
                  refresh_token: Callable[[], str] | None = None,
                  before_call: Callable[[str], None] | None = None,
                  on_rate_limited: Callable[[str, JiraRateLimited], None] | None = None,
+                 on_response: Callable[[str, str, httpx.Response], None] | None = None,
                  timeout: float | None = None):
         self.base = f"{api_url.rstrip('/')}/ex/jira/{cloud_id}"
         self.cloud_id = cloud_id
@@ -257,6 +263,7 @@ class JiraClient:
         self._before_call = before_call
         # Told of every 429 at once, so the pause is stored before anyone else's reserved slot goes out.
         self._on_rate_limited = on_rate_limited
+        self._on_response = on_response  # (cloud id, method, response): every answer, for the points budget
         self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout)) if timeout else None
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kwargs: Any) -> httpx.Response:
@@ -265,8 +272,9 @@ class JiraClient:
             pace = (lambda: self._before_call(self.cloud_id)) if self._before_call else None
             if self._timeout is not None:
                 kwargs.setdefault("timeout", self._timeout)
+            seen = (lambda r: self._on_response(self.cloud_id, method, r)) if self._on_response else None
             return send(lambda http: http.request(method, self.base + path, headers=headers, **kwargs),
-                        idempotent=idempotent, before_send=pace)
+                        idempotent=idempotent, before_send=pace, on_response=seen)
 
         try:
             return attempt(self._token())

@@ -25,8 +25,26 @@ def client_for(connection: JiraConnection, *, gate: pacing.Gate | None = None,
         refresh_token=cache.refresh,
         before_call=lambda site: gate.wait(site, max_wait),
         on_rate_limited=lambda site, limited: pacing.pause_for(gate, site, limited),
+        on_response=_accounting(getattr(gate, "budget", None)),
         timeout=settings.CONFIG.jira_http_timeout_seconds,
     )
+
+
+def _accounting(budget):
+    """Charges every answered call to the points pools and reads what Atlassian says is left."""
+    if budget is None:
+        return None
+
+    def record(site: str, method: str, response) -> None:
+        body = None
+        if method.upper() == "GET" and response.is_success:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        budget.record(site, method=method, status=response.status_code, headers=response.headers, body=body)
+
+    return record
 
 
 class _TokenCache:

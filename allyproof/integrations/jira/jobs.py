@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from allyproof.core import clock, metrics
 from allyproof.monitoring.models import Site, Violation
 
-from . import pacing, refusals
+from . import budget, pacing, refusals
 from .connection import connection_current
 from .errors import (
     JiraAuthError,
@@ -122,6 +122,13 @@ def push_job_run(
         return None
     job = PushJob.objects.select_related("site").get(pk=job_id)
     gate = gate or pacing.default_gate()
+    # A person's single push spends the budget's headroom; every other job spends its fair share.
+    with budget.lane(budget.INTERACTIVE if job.kind == PushJob.Kind.SINGLE else budget.BULK):
+        return _run(job, client_for=client_for, violation_url=violation_url, gate=gate, sleep=sleep, rand=rand,
+                    park=park)
+
+
+def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) -> PushJob:
     while True:
         job.refresh_from_db(fields=["status"])
         if job.status == PushJob.Status.CANCELLED:
@@ -151,6 +158,9 @@ def push_job_run(
         if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
             _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
             continue
+        slot_in = gate.peek(connection.cloud_id) if hasattr(gate, "peek") else 0.0
+        if park is not None and slot_in > PARK_AFTER:  # the budget's share, a pause: free the thread meanwhile
+            return _park(job, slot_in, park)
         client = client_for(connection)
         _run_item(item, connection=connection, client=client, job=job, gate=gate, sleep=sleep, rand=rand,
                   violation_url=violation_url)

@@ -154,6 +154,18 @@ class PacingGate(models.Model):
     next_slot = models.FloatField(default=0.0)
     paused_until = models.FloatField(default=0.0)
     pause_reason = models.CharField(max_length=60, blank=True)
+    # Bulk work's next slot under its fair share of the points budget (budget.py): interactive calls
+    # only wait for next_slot, so a person's push is not queued behind a backlog's spacing.
+    bulk_next = models.FloatField(default=0.0)
+
+
+class PointsPool(models.Model):
+    """One of Jira's hourly points pools ("global", or a site's cloud id) as we account for it."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    hour = models.BigIntegerField(default=0)  # epoch hour the count belongs to
+    used = models.IntegerField(default=0)
+    quota = models.IntegerField(null=True, blank=True)  # None: no per-site quota seen
 
 
 class InboundEvent(models.Model):

@@ -58,21 +58,46 @@ def pause_for(gate: Gate, site: str, limited) -> None:
 
 
 class DatabaseGate:
+    """`budget` (budget.Budget) adds the points budget: bulk calls keep their fair-share spacing
+    (`bulk_next`) and wait while the budget is spent; without it, per-site pacing and pauses only."""
+
     def __init__(self, *, interval: float, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.interval, self.clock, self.sleep = interval, clock, sleep
+                 sleep: Callable[[float], None] = time.sleep, budget=None):
+        self.interval, self.clock, self.sleep, self.budget = interval, clock, sleep, budget
+
+    def _decision(self, site: str, now: float):
+        from . import budget
+
+        if self.budget is None:
+            return budget.Decision(), budget.current_lane() == budget.BULK
+        return self.budget.decide(site, now=now), budget.current_lane() == budget.BULK
 
     def _reserve(self, site: str) -> float:
         """Takes the next slot for `site` and returns how long to wait for it."""
+        now = self.clock()
+        decision, bulk = self._decision(site, now)
         with transaction.atomic():
             PacingGate.objects.get_or_create(key=site)
             PacingGate.objects.get_or_create(key=GLOBAL)
             rows = {g.key: g for g in PacingGate.objects.select_for_update().filter(key__in=[site, GLOBAL])}
             now = self.clock()
             gate, global_ = rows[site], rows[GLOBAL]
-            slot = max(now, gate.next_slot, gate.paused_until, global_.paused_until)
+            slot = max(now, gate.next_slot, gate.paused_until, global_.paused_until, decision.blocked_until or 0.0,
+                       gate.bulk_next if bulk else 0.0)
             gate.next_slot = slot + self.interval
-            gate.save(update_fields=["next_slot"])
+            if bulk:
+                gate.bulk_next = slot + max(self.interval, decision.spacing)
+            gate.save(update_fields=["next_slot", "bulk_next"])
+        return slot - now
+
+    def peek(self, site: str) -> float:
+        """Seconds until `site` could have its next slot, without taking it (a job parks when long)."""
+        now = self.clock()
+        decision, bulk = self._decision(site, now)
+        rows = {g.key: g for g in PacingGate.objects.filter(key__in=[site, GLOBAL])}
+        gate, global_ = rows.get(site, PacingGate(key=site)), rows.get(GLOBAL, PacingGate(key=GLOBAL))
+        slot = max(now, gate.next_slot, gate.paused_until, global_.paused_until, decision.blocked_until or 0.0,
+                   gate.bulk_next if bulk else 0.0)
         return slot - now
 
     def wait(self, site: str, max_wait: float | None = None) -> None:
@@ -105,12 +130,19 @@ class DatabaseGate:
                 gate.save(update_fields=["paused_until", "pause_reason"])
 
 
-# Reserve the next slot atomically in Redis: returns the wait in milliseconds.
+# Reserve the next slot atomically in Redis: returns the wait in milliseconds. KEYS: next, pause (site),
+# pause (global), bulk next; ARGV: now, interval, blocked until (0: not blocked), bulk spacing (-1: not bulk).
 _RESERVE = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0),
+local spacing = tonumber(ARGV[4])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0), tonumber(ARGV[3]),
                       tonumber(redis.call('GET', KEYS[2]) or 0), tonumber(redis.call('GET', KEYS[3]) or 0))
+if spacing >= 0 then
+  slot = math.max(slot, tonumber(redis.call('GET', KEYS[4]) or 0))
+  local gap = math.max(interval, spacing)
+  redis.call('SET', KEYS[4], slot + gap, 'PX', math.max(60000, gap * 10))
+end
 redis.call('SET', KEYS[1], slot + interval, 'PX', math.max(60000, interval * 10))
 return slot - now
 """
@@ -118,11 +150,12 @@ return slot - now
 
 class RedisGate:
     def __init__(self, *, url: str, interval: float, prefix: str = "allyproof:pacing:",
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None,
+                 budget=None):
         import redis
 
         self.redis = redis.Redis.from_url(url)
-        self.interval, self.prefix, self.sleep = interval, prefix, sleep
+        self.interval, self.prefix, self.sleep, self.budget = interval, prefix, sleep, budget
         self.clock = clock  # tests inject one (seconds); by default every machine reads Redis's
         self._reserve = self.redis.register_script(_RESERVE)
 
@@ -132,12 +165,28 @@ class RedisGate:
         seconds, micros = self.redis.time()  # one clock for every machine: Redis's
         return seconds * 1000 + micros // 1000
 
+    def _keys(self, site: str) -> list[str]:
+        return [f"{self.prefix}next:{site}", f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}",
+                f"{self.prefix}bulk:{site}"]
+
+    def _budget_args(self, site: str, now_ms: int) -> tuple[int, int]:
+        """(blocked until ms, bulk spacing ms or -1 when this call is not bulk work)."""
+        from . import budget
+
+        bulk = budget.current_lane() == budget.BULK
+        if self.budget is None:
+            return 0, (0 if bulk else -1)
+        decision = self.budget.decide(site, now=now_ms / 1000)
+        blocked = int(decision.blocked_until * 1000) if decision.blocked_until else 0
+        return blocked, (int(decision.spacing * 1000) if bulk else -1)
+
     def wait(self, site: str, max_wait: float | None = None) -> None:
-        keys = [f"{self.prefix}next:{site}", f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
+        keys = self._keys(site)
         waited_ms = 0
         while True:
             now_ms = self._now_ms()
-            delay_ms = int(self._reserve(keys=keys, args=[now_ms, int(self.interval * 1000)]))
+            blocked, spacing = self._budget_args(site, now_ms)
+            delay_ms = int(self._reserve(keys=keys, args=[now_ms, int(self.interval * 1000), blocked, spacing]))
             if max_wait is not None and waited_ms + delay_ms > max_wait * 1000:
                 raise GateBusy(f"Jira is being paced; the next slot is in {delay_ms / 1000:.1f} s")
             if delay_ms > 0:
@@ -145,6 +194,16 @@ class RedisGate:
                 waited_ms += delay_ms
             if self.paused_until_ms(site) <= now_ms + delay_ms:  # a pause stored since holds this slot too
                 return
+
+    def peek(self, site: str) -> float:
+        now_ms = self._now_ms()
+        blocked, spacing = self._budget_args(site, now_ms)
+        values = [int(v or 0) for v in self.redis.mget(self._keys(site))]
+        slot = max(now_ms, blocked, *values[:3], values[3] if spacing >= 0 else 0)
+        return (slot - now_ms) / 1000
+
+    def paused_until(self, site: str) -> float:
+        return self.paused_until_ms(site) / 1000
 
     def paused_until_ms(self, site: str) -> int:
         names = [f"{self.prefix}pause:{site}", f"{self.prefix}pause:{GLOBAL}"]
@@ -160,7 +219,9 @@ class RedisGate:
 
 
 def default_gate() -> Gate:
+    from .budget import default_budget
+
     interval = settings.CONFIG.jira_push_interval_ms / 1000
     if settings.CONFIG.redis_url:
-        return RedisGate(url=settings.CONFIG.redis_url, interval=interval)
-    return DatabaseGate(interval=interval)
+        return RedisGate(url=settings.CONFIG.redis_url, interval=interval, budget=default_budget())
+    return DatabaseGate(interval=interval, budget=default_budget())

@@ -100,9 +100,12 @@ def site_block(*, site: Site) -> dict:
     context["ready_count"] = context["ready"].count()
     context["auto_pending"] = _auto_push_pending(site, rule) if active is None else None
     if active is not None:
+        from . import budget_status
         from .jobs import job_progress
 
         context["progress"] = job_progress(active)
+        context["paused_until"] = budget_status.bulk_paused_until(cloud_id=connection.cloud_id)
+        context["expected_finish"] = budget_status.expected_finish(job=active)
     return context
 
 
@@ -166,7 +169,13 @@ def violation_button(*, violation: Violation) -> dict:
     if link is not None and link.status == JiraLink.Status.CREATING and not pending_job and not _in_flight(link):
         link = None  # an attempt that died: pushing again searches by label before it creates
     reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
-    return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job}
+    paused_until = None
+    if pending_job is not None and pending_job.kind != PushJob.Kind.SINGLE and connection is not None:
+        from . import budget_status  # a single push spends the headroom: only bulk work waits for the reset
+
+        paused_until = budget_status.bulk_paused_until(cloud_id=connection.cloud_id)
+    return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job,
+            "paused_until": paused_until}
 
 
 def _in_flight(link: JiraLink) -> bool:
