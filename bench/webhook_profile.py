@@ -32,14 +32,18 @@ PARTS = [
     ("view: webhook_views.receive", "jira/webhook_views.py", "receive"),
     ("inbound.receive", "jira/inbound.py", "receive"),
     ("  authenticate (JWT HS256)", "jira/inbound.py", "authenticate"),
-    ("  parse (json.loads + fields)", "jira/inbound.py", "parse"),
-    ("  connection_for", "jira/inbound.py", "connection_for"),
-    ("  _dispatch (handler, last-seen)", "jira/inbound.py", "_dispatch"),
+    ("  parse (json.loads + fields)", "jira/webhook_payload.py", "parse"),
+    ("  connection_for_url", "jira/inbound.py", "connection_for_url"),
+    ("  status_sync.link_for", "jira/status_sync.py", "link_for"),
+    ("  _seen (dedupe lookups)", "jira/inbound.py", "_seen"),
+    ("  _claim (InboundEvent insert)", "jira/inbound.py", "_claim"),
+    ("  _handle (handler, last-seen)", "jira/inbound.py", "_handle"),
     ("    status_sync.is_echo", "jira/status_sync.py", "is_echo"),
-    ("    status_sync._link", "jira/status_sync.py", "_link"),
-    ("    violation_resolve (10 % of deliveries)", "monitoring/services.py", "violation_resolve"),
-    ("  InboundEvent insert (Model.save)", "django/db/models/base.py", "save"),
-    ("  transaction commit", "django/db/backends/base/base.py", "commit"),
+    ("    scan_fixed.is_transition_echo", "jira/scan_fixed.py", "is_transition_echo"),
+    ("    sync_apply.link_observe", "jira/sync_apply.py", "link_observe"),
+    ("  _finish (outcome update)", "jira/inbound.py", "_finish"),
+    ("  sync_log_write", "jira/sync_log.py", "sync_log_write"),
+    ("transaction commit", "django/db/backends/base/base.py", "commit"),
     ("logging (Logger.info/_log)", "logging/__init__.py", "_log"),
     ("SQL execution (cursor.execute)", "django/db/backends/utils.py", "_execute"),
     ("ORM query building (SQLCompiler.as_sql)", "django/db/models/sql/compiler.py", "as_sql"),
@@ -65,9 +69,9 @@ def _requests(workdir: Path, count: int):
     return deliveries.build(count, bench.CLIENT_SECRET)
 
 
-def _wsgi_post(app, body: bytes, headers: dict[str, str]) -> int:
+def _wsgi_post(app, body: bytes, headers: dict[str, str], path: str) -> int:
     environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/integrations/jira/webhook/", "QUERY_STRING": "",
+        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
         "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
@@ -101,11 +105,11 @@ def _minimal_path(requests, count: int) -> dict[str, float]:
 
     sample = requests[:count]
     started = time.perf_counter()
-    for _, headers in sample:
+    for _, headers, _ in sample:
         inbound.authenticate(headers["Authorization"])
     jwt_ms = (time.perf_counter() - started) / len(sample) * 1000
     started = time.perf_counter()
-    events = [inbound.parse(body) for body, _ in sample]
+    events = [inbound.parse(body) for body, _, _ in sample]
     parse_ms = (time.perf_counter() - started) / len(sample) * 1000
     started = time.perf_counter()
     for event in events:
@@ -134,18 +138,18 @@ def main() -> int:
     app = get_wsgi_application()
     third = args.count
     requests = _requests(workdir, 100 + 3 * third + 200)
-    for body, headers in requests[:100]:  # warm-up: imports, connection, caches
-        _wsgi_post(app, body, headers)
+    for body, headers, path in requests[:100]:  # warm-up: imports, connection, caches
+        _wsgi_post(app, body, headers, path)
     batches = [requests[100 + i * third : 100 + (i + 1) * third] for i in range(3)]
     started, cpu = time.perf_counter(), time.process_time()
-    statuses = [_wsgi_post(app, body, headers) for body, headers in batches[0]]
+    statuses = [_wsgi_post(app, body, headers, path) for body, headers, path in batches[0]]
     plain_ms = (time.perf_counter() - started) / third * 1000
     plain_cpu = (time.process_time() - cpu) / third * 1000
     profiles, profilers = {}, {}
     for clock_name, timer, batch in (("wall", time.perf_counter, batches[1]), ("CPU", time.process_time, batches[2])):
         profiler = cProfile.Profile(timer)
         profiler.enable()
-        statuses += [_wsgi_post(app, body, headers) for body, headers in batch]
+        statuses += [_wsgi_post(app, body, headers, path) for body, headers, path in batch]
         profiler.disable()
         profiles[clock_name], profilers[clock_name] = pstats.Stats(profiler), profiler
     minimal = _minimal_path(requests[100 + 3 * third :], 200)

@@ -77,7 +77,7 @@ def reconcile_decisions(*, checked: int, resolved: int, deleted: int) -> None:
 
 
 def _delivery_outcome(response) -> str:
-    if response.status_code == 200:
+    if response.status_code in (200, 202):  # 202: received, applied by the worker
         try:
             return str(json.loads(response.content).get("outcome", "accepted"))[:20]
         except (ValueError, AttributeError):

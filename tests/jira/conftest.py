@@ -125,3 +125,17 @@ def huey_immediate():
     HUEY.immediate = True
     yield HUEY
     HUEY.immediate = False
+
+
+def deliver_into(client, *, apply=True):
+    """The sandbox's sender posting to the receiver through Django's test client; with `apply`, the
+    worker's run (inbound_apply) follows each delivery in this process, as a consumer would."""
+    from allyproof.integrations.jira import inbound_apply
+
+    def send(url, headers, body):
+        status = client.post(url.removeprefix("http://testserver"), body, content_type="application/json",
+                             headers=headers).status_code
+        if apply:
+            inbound_apply.pending_apply()
+        return status
+    return send

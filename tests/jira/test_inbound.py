@@ -11,7 +11,7 @@ from allyproof.integrations.jira import push, webhooks
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog, OutboundWrite
 from allyproof.monitoring.models import Violation
-from tests.jira.conftest import NoGate
+from tests.jira.conftest import NoGate, deliver_into
 
 OLD_URL = "/integrations/jira/webhook/"
 SECRET = "sandbox-client-secret"
@@ -24,12 +24,7 @@ def linked(acme, connected, sandbox, client):
     violation = acme.violations.get(rule_id="image-alt")
     push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
                         violation_url=push.absolute_violation_url(violation))
-
-    def send(url, headers, body):
-        path = url.removeprefix("http://testserver")
-        return client.post(path, body, content_type="application/json", headers=headers).status_code
-
-    sandbox.webhook_sender = send
+    sandbox.webhook_sender = deliver_into(client)
     connected.refresh_from_db()
     return violation
 
@@ -72,7 +67,7 @@ def test_a_redelivery_with_the_same_identifier_changes_nothing(linked, sandbox):
     sandbox.deliver_pending()
     sandbox.deliver_pending()
     assert InboundEvent.objects.count() == 1
-    assert len([d for d in sandbox.deliveries if d.status == 200]) >= 2
+    assert len([d for d in sandbox.deliveries if d.status in (200, 202)]) >= 2  # 202 received, 200 duplicate
 
 
 def test_our_own_comment_is_an_echo(linked, sandbox, connected):

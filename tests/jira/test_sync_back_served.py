@@ -14,7 +14,7 @@ from django.db import connection as db
 
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
+from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, webhooks
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
                                                 ScanFollowUp)
@@ -91,7 +91,9 @@ def test_regression_stays_open_and_the_worker_comments_once_even_after_a_crash(s
     world, violation = served, served["violation"]
     act(world, "ACME-1", action="transition", status="Done")
     deliver(world)
-    wait_for(lambda: state(violation) == Violation.Status.RESOLVED, timeout=20)
+    # No worker yet (it must start after the sweeper below): the receiver's queued run is done here.
+    wait_for(lambda: inbound_apply.pending_apply() >= 0 and state(violation) == Violation.Status.RESOLVED,
+             timeout=20)
     scan = factories.ingest(world["site"], factories.axe_fixture("multi_page__site.json"))  # found again
     row = ScanFollowUp.objects.get(scan_id=scan.pk)  # written after commit, queued for a worker
     assert state(violation) == Violation.Status.OPEN
@@ -114,10 +116,12 @@ def test_regression_stays_open_and_the_worker_comments_once_even_after_a_crash(s
 
 def test_stale_done_same_millisecond_and_silent_deletion_over_http(served):
     world, violation = served, served["violation"]
+    world["start_worker"]()  # a real consumer applies what the receiver records
     httpx.post(f"{world['url']}/_sandbox/delivery-faults", json={"kind": "redeliver", "seconds": 0}, timeout=10)
     act(world, "ACME-1", actions=[{"action": "edit", "fields": {"summary": "Renamed"}},
                                   {"action": "transition", "status": "Done"}])
     wait_for(lambda: deliver(world)["pending"] == 0 and InboundEvent.objects.count() >= 2, timeout=30)
+    wait_for(lambda: not InboundEvent.objects.filter(outcome="received").exists(), timeout=30)
     assert state(violation) == Violation.Status.RESOLVED
     stamps = set(InboundEvent.objects.exclude(outcome="duplicate").values_list("timestamp", flat=True))
     assert len(stamps) == 1 and InboundEvent.objects.count() == 2  # both changes, the redelivery deduped

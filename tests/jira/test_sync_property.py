@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from allyproof.core import clock
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import push, reconcile, rules, scan_followup, webhooks
+from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, webhooks
 from allyproof.integrations.jira.errors import JiraError
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, JiraSyncLog, ScanFollowUp
@@ -139,8 +139,9 @@ class SyncBack(RuleBasedStateMachine):
     def _send(self, url, headers, body):
         response = self.receiver.post(url.removeprefix("http://testserver"), body, content_type="application/json",
                                       headers=headers)
-        if response.status_code == 200:
+        if response.status_code in (200, 202):
             self.delivered.append(headers["X-Atlassian-Webhook-Identifier"])
+        inbound_apply.pending_apply()  # the worker's run, right after intake
         return response.status_code
 
     @initialize()

@@ -10,9 +10,9 @@ import jwt
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import push, webhooks
+from allyproof.integrations.jira import inbound_apply, push, webhooks
 from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import JiraLink
+from allyproof.integrations.jira.models import InboundEvent, JiraLink, JiraSyncLog
 from tests.jira.conftest import NoGate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jira_webhooks"
@@ -53,8 +53,10 @@ def check_webhook(client, link, connected):
         response = client.post(f"/integrations/jira/webhook/{connected.webhook_token}/", json.dumps(body),
                                content_type="application/json",
                                headers={"Authorization": f"Bearer {token}", "X-Atlassian-Webhook-Identifier": name})
-        assert response.status_code == 200, response.content
-        return response.json()["outcome"], response.json().get("code")
+        assert response.status_code == 202 and response.json() == {"outcome": "received"}, response.content
+        inbound_apply.pending_apply()  # the worker's run
+        line = JiraSyncLog.objects.filter(identifier=name).exclude(outcome="failed").get()
+        return InboundEvent.objects.get(identifier=name).outcome, line.code
     return check
 
 

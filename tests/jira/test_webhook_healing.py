@@ -17,7 +17,7 @@ from allyproof.integrations.jira.sync_status import webhook_status
 from allyproof.integrations.jira.tasks import webhook_heal_all, webhook_refresh_all
 from allyproof.monitoring.models import Violation
 from tests import factories
-from tests.jira.conftest import NoGate, consent, start_connect
+from tests.jira.conftest import NoGate, consent, deliver_into, start_connect
 
 
 def connect_org(client, sb, org):
@@ -74,8 +74,7 @@ def test_case4_two_organizations_on_one_site_keep_their_own_registrations(two_or
     assert hooks(sandbox) == [(webhooks.webhook_url(second), "project IN (WEB)")]
     assert JiraConnection.objects.get(pk=second.pk).webhook_ids == second_ids
     # ...and the second organization still hears about its issues.
-    sandbox.webhook_sender = lambda url, headers, body: client.post(
-        url.removeprefix("http://testserver"), body, content_type="application/json", headers=headers).status_code
+    sandbox.webhook_sender = deliver_into(client)
     violation = web.violations.get(rule_id="image-alt")
     second = JiraConnection.objects.get(pk=second.pk)
     push.violation_push(violation=violation, connection=second, client=client_for(second, gate=NoGate()),

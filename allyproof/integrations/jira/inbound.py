@@ -3,10 +3,12 @@ connection, then the JWT is verified, then the body is read, recorded, dispatche
 
 Atlassian signs dynamic-webhook deliveries for OAuth 2.0 apps with a JWT in the Authorization header,
 HMAC-signed with the app's client secret; we accept HS256 only, check exp/iat with a small leeway.
-Dedupe: the delivery identifier first, then a content key scoped to the connection and its site that
-includes what changed (changelog or comment id), with (event, issue, timestamp) as its coarse part, so a
-replay changes nothing and two changes in one millisecond both apply. The record is written before the
-handler runs and survives the handler's failure (then answered 500, so Atlassian retries it).
+Dedupe: the delivery identifier, and a content key scoped to the connection and its site that includes
+what changed (changelog or comment id), with (event, issue, timestamp) as its coarse part, so a replay
+changes nothing and two changes in one millisecond both apply. Both are unique in the table, so one
+INSERT records the delivery and refuses a replay. Intake stops there and answers 202: the worker
+(`inbound_apply`) applies what was received, per connection in arrival order (docs/benchmarks.md has
+the measurements behind the split).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from django.db import IntegrityError, transaction
 from allyproof.core import clock
 
 from .models import InboundEvent, JiraConnection, JiraLink
-from .status_sync import HANDLERS, IGNORED_EVENTS, Handled, Handler, link_for
+from . import inbound_apply
+from .status_sync import HANDLERS, IGNORED_EVENTS, link_for
 from .sync_log import sync_log_write
 from .webhook_payload import BadPayload, Event, parse
 
@@ -106,7 +109,7 @@ def _refuse(connection: JiraConnection | None, status: int, code: str, message: 
 
 
 def receive(*, url_token: str, authorization: str | None, identifier: str, content_length: int | None,
-            read_body: Callable[[], bytes], handlers: dict[str, Handler] | None = None) -> Answer:
+            read_body: Callable[[], bytes], wake: Callable[[], None] | None = None) -> Answer:
     connection = connection_for_url(url_token)
     if connection is None:
         return _refuse(None, 404, "unknown_url", "no connection has this callback URL", identifier)
@@ -117,53 +120,12 @@ def receive(*, url_token: str, authorization: str | None, identifier: str, conte
     if content_length is not None and content_length > MAX_BODY_BYTES:
         return _refuse(connection, 413, "too_large", f"body of {content_length} bytes is over {MAX_BODY_BYTES}",
                        identifier)
+    body = read_body()
     try:
-        event = parse(read_body())
+        event = parse(body)
     except BadPayload as problem:
         return _refuse(connection, 400, "bad_payload", str(problem), identifier)
-    return _accept(connection, event, identifier, HANDLERS if handlers is None else handlers)
-
-
-def _seen(connection: JiraConnection, identifier: str, key: str) -> InboundEvent | None:
-    """An earlier delivery of the same change, unless its handler failed (then it runs again)."""
-    seen = None
-    if identifier:
-        seen = InboundEvent.objects.filter(connection=connection, identifier=identifier[:200]).first()
-    seen = seen or InboundEvent.objects.filter(dedupe_key=key).first()
-    return seen if seen is not None and seen.outcome != InboundEvent.Outcome.FAILED else None
-
-
-def _claim(connection: JiraConnection, event: Event, identifier: str, key: str) -> InboundEvent | None:
-    """Writes the record before the handler runs (committed on its own), or None when a concurrent
-    delivery of the same change holds it."""
-    failed = InboundEvent.objects.filter(dedupe_key=key, outcome=InboundEvent.Outcome.FAILED).first()
-    if failed is not None:
-        return failed
-    try:
-        with transaction.atomic():
-            return InboundEvent.objects.create(
-                connection=connection, identifier=identifier[:200], event=event.name[:60],
-                issue_id=event.issue_id[:30], issue_key=event.issue_key[:40], timestamp=event.timestamp,
-                dedupe_key=key, received_at=clock.now(), outcome=InboundEvent.Outcome.RECEIVED,
-            )
-    except IntegrityError:
-        return None
-
-
-def _handle(connection: JiraConnection, event: Event, link: JiraLink | None,
-            handlers: dict[str, Handler]) -> Handled:
-    if not connection.is_active:
-        return Handled(InboundEvent.Outcome.IGNORED, "connection_inactive",
-                       f"ignored: the connection is {connection.get_status_display().lower()}")
-    now = clock.now()
-    if connection.last_webhook_at is None or now - connection.last_webhook_at > LAST_SEEN_RESOLUTION:
-        JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
-    handler = handlers.get(event.name)
-    if handler is None:
-        known = event.name in IGNORED_EVENTS
-        return Handled(InboundEvent.Outcome.IGNORED, "not_acted_on" if known else "unknown_event",
-                       "ignored: not an event we act on" if known else "ignored: unknown event")
-    return handler(connection, event, link)
+    return _accept(connection, event, body, identifier, wake or inbound_apply.wake)
 
 
 def _other_site(connection: JiraConnection, event: Event, identifier: str) -> Answer:
@@ -178,37 +140,54 @@ def _other_site(connection: JiraConnection, event: Event, identifier: str) -> An
     return Answer(200, {"outcome": InboundEvent.Outcome.UNMATCHED, "code": "other_site"})
 
 
-def _accept(connection: JiraConnection, event: Event, identifier: str, handlers: dict[str, Handler]) -> Answer:
-    if event.issue_self and urlsplit(event.issue_self).netloc != urlsplit(connection.site_url).netloc:
-        return _other_site(connection, event, identifier)
-    link = link_for(connection, event) if connection.cloud_id else None
-    key = dedupe_key(connection, event, link)
-    violation_id = link.violation_id if link else None
-    common = {"direction": INBOUND, "connection": connection, "event": event.name, "identifier": identifier,
-              "issue_key": event.issue_key or (link.issue_key if link else ""), "violation_id": violation_id}
-    seen = _seen(connection, identifier, key)
-    record = None if seen is not None else _claim(connection, event, identifier, key)
-    if record is None:
-        sync_log_write(outcome="duplicate", code="duplicate", message="ignored: this change was already received",
-                       **common)
-        return Answer(200, {"outcome": InboundEvent.Outcome.DUPLICATE})
+def _record(connection: JiraConnection, event: Event, identifier: str, key: str, outcome: str,
+            detail: str = "", body: str = "") -> InboundEvent | None:
+    """One INSERT; None when an earlier delivery holds the identifier or the change (a replay)."""
     try:
         with transaction.atomic():
-            handled = _handle(connection, event, link, handlers)
-    except Exception as problem:  # recorded, then answered 500 so Atlassian retries the delivery
-        log.exception("jira.webhook.handler_failed record=%s", record.pk)
-        _finish(record, InboundEvent.Outcome.FAILED, f"handler failed: {problem.__class__.__name__}")
-        sync_log_write(outcome="failed", code="handler_error",
-                       message=f"failed: {problem.__class__.__name__}; Jira will deliver it again", **common)
-        return Answer(500, {"error": "handler_failed", "outcome": InboundEvent.Outcome.FAILED})
-    _finish(record, handled.outcome, handled.message)
-    sync_log_write(outcome=handled.outcome, code=handled.code, message=handled.message,
-                   **{**common, "violation_id": handled.violation_id or violation_id})
-    log.info("jira.webhook.received event=%s issue=%s outcome=%s code=%s", event.name, event.issue_key,
-             handled.outcome, handled.code)
-    return Answer(200, {"outcome": handled.outcome, "code": handled.code})
+            return InboundEvent.objects.create(
+                connection=connection, identifier=identifier[:200], event=event.name[:60],
+                issue_id=event.issue_id[:30], issue_key=event.issue_key[:40], timestamp=event.timestamp,
+                dedupe_key=key, received_at=clock.now(), outcome=outcome, detail=detail[:300], body=body)
+    except IntegrityError:
+        return None
 
 
-def _finish(record: InboundEvent, outcome: str, detail: str) -> None:
-    record.outcome, record.detail = outcome, detail[:300]
-    record.save(update_fields=["outcome", "detail"])
+def _note_seen(connection: JiraConnection) -> None:
+    now = clock.now()
+    if connection.last_webhook_at is None or now - connection.last_webhook_at > LAST_SEEN_RESOLUTION:
+        JiraConnection.objects.filter(pk=connection.pk).update(last_webhook_at=now)
+
+
+def _accept(connection: JiraConnection, event: Event, body: bytes, identifier: str,
+            wake: Callable[[], None]) -> Answer:
+    """Intake only: dedupe and record in one INSERT, then answer. Deliveries we act on wait as
+    "received" for the worker (inbound_apply), which applies each connection's in arrival order."""
+    if event.issue_self and urlsplit(event.issue_self).netloc != urlsplit(connection.site_url).netloc:
+        return _other_site(connection, event, identifier)
+    # Real deliveries name the issue's id; only one naming just a key needs our link to find the id.
+    link = link_for(connection, event) if connection.cloud_id and not event.issue_id else None
+    key = dedupe_key(connection, event, link)
+    acted_on = event.name in HANDLERS
+    if acted_on:
+        record = _record(connection, event, identifier, key, InboundEvent.Outcome.RECEIVED, body=body.decode())
+    else:
+        known = event.name in IGNORED_EVENTS
+        code = "not_acted_on" if known else "unknown_event"
+        message = "ignored: not an event we act on" if known else "ignored: unknown event"
+        record = _record(connection, event, identifier, key, InboundEvent.Outcome.IGNORED, message)
+    _note_seen(connection)
+    if record is None:
+        link = link or (link_for(connection, event) if connection.cloud_id else None)  # for the log line only
+        sync_log_write(direction=INBOUND, outcome="duplicate", code="duplicate",
+                       message="ignored: this change was already received", connection=connection,
+                       event=event.name, identifier=identifier,
+                       issue_key=event.issue_key or (link.issue_key if link else ""),
+                       violation_id=link.violation_id if link else None)
+        return Answer(200, {"outcome": InboundEvent.Outcome.DUPLICATE})
+    if not acted_on:
+        sync_log_write(direction=INBOUND, outcome=InboundEvent.Outcome.IGNORED, code=code, message=message,
+                       connection=connection, event=event.name, identifier=identifier, issue_key=event.issue_key)
+        return Answer(200, {"outcome": InboundEvent.Outcome.IGNORED, "code": code})
+    wake()
+    return Answer(202, {"outcome": InboundEvent.Outcome.RECEIVED})

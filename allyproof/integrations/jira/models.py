@@ -192,9 +192,18 @@ class InboundEvent(models.Model):
     received_at = models.DateTimeField()
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     detail = models.CharField(max_length=300, blank=True)
+    # The delivery's JSON while it waits for the worker (outcome "received"); emptied once applied.
+    body = models.TextField(blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["identifier"])]
+        indexes = [models.Index(fields=["identifier"]),
+                   # The worker's queue: received deliveries in arrival order, a small partial index.
+                   models.Index(fields=["connection", "id"], condition=Q(outcome="received"), name="inbound_pending")]
+        constraints = [
+            # A redelivery under the same identifier is refused by the INSERT itself (one statement at intake).
+            models.UniqueConstraint(fields=["connection", "identifier"], condition=Q(dedupe_key__isnull=False)
+                                    & ~Q(identifier=""), name="one_delivery_per_identifier"),
+        ]
 
 
 class JiraLink(models.Model):
@@ -242,7 +251,9 @@ class JiraLink(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dedupe_key"], condition=~Q(status="deleted"), name="one_live_link"),
         ]
-        indexes = [models.Index(fields=["cloud_id", "issue_key"]), models.Index(fields=["violation", "status"])]
+        indexes = [models.Index(fields=["cloud_id", "issue_key"]), models.Index(fields=["violation", "status"]),
+                   # Deliveries name the issue by id: without this the id-or-key lookup scans the site's links.
+                   models.Index(fields=["cloud_id", "issue_id"], name="jira_link_cloud_issue_id")]
 
     @property
     def fingerprint(self) -> str:

@@ -85,6 +85,13 @@ def sweep_scan_followups(*, organization: Organization | None = None) -> int:
     return len(scan_followups_resume())
 
 
+def inbound_apply_resume(*, organization: Organization | None = None) -> int:
+    """Webhook deliveries received but not applied within a while (their run was lost) get one."""
+    from .inbound_apply import resume
+
+    return resume()
+
+
 def webhook_heal_all(*, organization: Organization | None = None) -> int:
     """Retry failed or mismatched webhook registrations whose backoff has passed."""
     tried = 0
@@ -134,6 +141,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("webhook-heal", "*/5 * * * *", webhook_heal_all, "{n} webhook registration(s) retried"),
     PeriodicJob("sync-log-prune", "41 3 * * *", sync_log_prune, "{n} sync-log line(s) deleted", scoped=False),
     PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),
+    PeriodicJob("inbound-apply", "* * * * *", inbound_apply_resume, "{n} waiting webhook delivery(ies) re-queued",
+                scoped=False),
 )
 
 

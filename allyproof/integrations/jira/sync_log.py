@@ -17,14 +17,21 @@ from .models import JiraConnection, JiraLink, JiraSyncLog
 OUTCOMES = ("applied", "ignored", "refused", "duplicate", "echo", "unmatched", "failed", "written")
 
 
-def sync_log_write(*, direction: str, outcome: str, code: str, message: str = "",
-                   connection: JiraConnection | None = None, violation_id: int | None = None, event: str = "",
-                   issue_key: str = "", identifier: str = "") -> JiraSyncLog:
-    return JiraSyncLog.objects.create(
+def sync_log_line(*, direction: str, outcome: str, code: str, message: str = "",
+                  connection: JiraConnection | None = None, violation_id: int | None = None, event: str = "",
+                  issue_key: str = "", identifier: str = "") -> JiraSyncLog:
+    """An unsaved line, for callers that write many at once (the inbound worker's batches)."""
+    return JiraSyncLog(
         organization_id=connection.organization_id if connection else None, connection=connection,
         violation_id=violation_id, direction=direction, outcome=outcome[:12], code=code[:40], message=message[:300],
         event=event[:60], issue_key=issue_key[:40], identifier=identifier[:200], created_at=clock.now(),
     )
+
+
+def sync_log_write(**fields) -> JiraSyncLog:
+    line = sync_log_line(**fields)
+    line.save(force_insert=True)
+    return line
 
 
 def sync_log_prune(*, now: dt.datetime) -> int:

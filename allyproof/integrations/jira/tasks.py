@@ -56,6 +56,13 @@ def scan_fixed_task(scan_id: int, violation_ids: list[int]) -> None:
     scan_fixed.scan_fixed(scan_id=scan_id, violation_ids=violation_ids, client_for=client_for)
 
 
+@db_task(retries=2, retry_delay=5)
+def inbound_apply_task() -> None:
+    from . import inbound_apply
+
+    inbound_apply.run()
+
+
 def _scheduled(job: periodic.PeriodicJob):
     """One periodic task per row of periodic.JOBS: the schedule runs what `allyproof_jira_run` runs."""
     def run() -> int:
@@ -74,3 +81,4 @@ converge_links = PERIODIC["converge"]
 sweep_scan_followups = PERIODIC["scan-followups"]
 webhook_heal_all = PERIODIC["webhook-heal"]
 sync_log_prune_daily = PERIODIC["sync-log-prune"]
+inbound_apply_resume = PERIODIC["inbound-apply"]
