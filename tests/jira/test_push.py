@@ -164,6 +164,8 @@ def test_a_reservation_from_before_sent_at_counts_as_sent_when_last_claimed(viol
     with pytest.raises(push.PushChecking):
         do_push(violation, connected, sandbox)
     assert not creates(sandbox)
+    link = JiraLink.objects.get(violation=violation)  # the crash left it unsure: people see the check
+    assert link.state_label == "Checking Jira…" and not link.claim
 
 
 def test_a_worker_whose_reservation_was_taken_over_releases_nothing(violation, connected, sandbox):
