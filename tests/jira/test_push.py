@@ -103,7 +103,8 @@ def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, 
     assert link.outcome_unknown and link.status == JiraLink.Status.CREATING and not link.claim
     assert link.state == "checking"
     windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
-    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds)
+    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds,
+                                                              abs=0.001)  # a timestamp: relative 1e-6 is half an hour
     result, _ = push_until_settled(violation, connected, sandbox)
     assert len(issues_labelled(sandbox, result.link.label)) == 1  # whatever Jira did, one issue
     if fault["kind"] in ("timeout", "error", "reset"):  # nothing was committed: created again, but only now
@@ -131,6 +132,31 @@ def test_a_refusal_after_an_unknown_outcome_leaves_nothing_outstanding(violation
     result = do_push(violation, connected, sandbox)
     assert result.created and len(issues_labelled(sandbox, result.link.label)) == 1
     assert [r.path for r in sandbox.requests[before:] if r.path.endswith("/search/jql")] == []
+
+
+def test_a_label_search_jira_refuses_is_tried_again_later_never_taken_for_nothing_found(violation, connected,
+                                                                                      sandbox):
+    """A lost create, then the label search itself fails: a 429 is looked at again after its Retry-After,
+    a 5xx after SEARCH_RETRY; meanwhile the reservation is free and nothing is created."""
+    sandbox.set_search_lag(None, 240)
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as first:
+        do_push(violation, connected, sandbox)
+    sandbox.clock.advance(first.value.until.timestamp() - sandbox.clock.now())
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/search/jql$", reason="jira-burst-based",
+                       retry_after=7)
+    with pytest.raises(push.PushChecking) as limited:
+        do_push(violation, connected, sandbox)
+    assert limited.value.until.timestamp() == pytest.approx(sandbox.clock.now() + 7, abs=0.001)
+    assert not JiraLink.objects.get(violation=violation).claim
+    sandbox.faults.add(kind="error", status=503, method="POST", path=r"/search/jql$")
+    with pytest.raises(push.PushChecking) as failed:
+        do_push(violation, connected, sandbox)
+    assert failed.value.until.timestamp() == pytest.approx(sandbox.clock.now() + push.SEARCH_RETRY.total_seconds(),
+                                                            abs=0.001)
+    assert not JiraLink.objects.get(violation=violation).claim
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
 
 
 def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, connected, sandbox):
