@@ -64,6 +64,7 @@ def test_push_creates_one_issue_with_label_property_and_link(violation, connecte
     assert link.issue_url == "https://demo-agency.atlassian.net/browse/ACME-1"
     issue = sandbox.get_issue(None, "ACME-1")
     assert link.label in issue["fields"]["labels"]
+    assert link.issue_id == str(issue["id"])  # webhooks match by id: it survives a move to another project
     assert issue["fields"]["issuetype"]["name"] == "Bug"  # the project has Bug: the default
     assert issue["fields"]["summary"] == "[Critical] Images must have alternative text — ACME Dental"
     assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
@@ -86,6 +87,7 @@ def test_a_lost_create_response_is_found_by_label_not_created_twice(violation, c
     assert link.state == "checking" and link.state_label == "Checking Jira…" and not link.claim
     result, waits = push_until_settled(violation, connected, sandbox)
     assert not result.created and result.link.issue_key == "ACME-1" and waits
+    assert result.link.issue_id == str(sandbox.get_issue(None, "ACME-1")["id"])  # found by label: its id too
     assert len(issues_labelled(sandbox, result.link.label)) == 1
     assert len(creates(sandbox)) == 1
 
