@@ -70,6 +70,12 @@ def test_push_creates_one_issue_with_label_property_and_link(violation, connecte
     assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
 
 
+def test_the_issue_url_has_one_slash_whatever_the_site_url_ends_with(violation, connected, sandbox):
+    connected.site_url = "https://demo-agency.atlassian.net/"
+    connected.save(update_fields=["site_url"])
+    assert do_push(violation, connected, sandbox).link.issue_url == "https://demo-agency.atlassian.net/browse/ACME-1"
+
+
 def test_repush_returns_the_same_key_without_calling_jira(violation, connected, sandbox):
     first = do_push(violation, connected, sandbox)
     before = len(sandbox.requests)
