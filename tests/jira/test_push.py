@@ -64,9 +64,16 @@ def test_push_creates_one_issue_with_label_property_and_link(violation, connecte
     assert link.issue_url == "https://demo-agency.atlassian.net/browse/ACME-1"
     issue = sandbox.get_issue(None, "ACME-1")
     assert link.label in issue["fields"]["labels"]
+    assert link.issue_id == str(issue["id"])  # webhooks match by id: it survives a move to another project
     assert issue["fields"]["issuetype"]["name"] == "Bug"  # the project has Bug: the default
     assert issue["fields"]["summary"] == "[Critical] Images must have alternative text — ACME Dental"
     assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
+
+
+def test_the_issue_url_has_one_slash_whatever_the_site_url_ends_with(violation, connected, sandbox):
+    connected.site_url = "https://demo-agency.atlassian.net/"
+    connected.save(update_fields=["site_url"])
+    assert do_push(violation, connected, sandbox).link.issue_url == "https://demo-agency.atlassian.net/browse/ACME-1"
 
 
 def test_repush_returns_the_same_key_without_calling_jira(violation, connected, sandbox):
@@ -86,6 +93,7 @@ def test_a_lost_create_response_is_found_by_label_not_created_twice(violation, c
     assert link.state == "checking" and link.state_label == "Checking Jira…" and not link.claim
     result, waits = push_until_settled(violation, connected, sandbox)
     assert not result.created and result.link.issue_key == "ACME-1" and waits
+    assert result.link.issue_id == str(sandbox.get_issue(None, "ACME-1")["id"])  # found by label: its id too
     assert len(issues_labelled(sandbox, result.link.label)) == 1
     assert len(creates(sandbox)) == 1
 
@@ -103,7 +111,8 @@ def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, 
     assert link.outcome_unknown and link.status == JiraLink.Status.CREATING and not link.claim
     assert link.state == "checking"
     windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
-    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds)
+    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds,
+                                                              abs=0.001)  # a timestamp: relative 1e-6 is half an hour
     result, _ = push_until_settled(violation, connected, sandbox)
     assert len(issues_labelled(sandbox, result.link.label)) == 1  # whatever Jira did, one issue
     if fault["kind"] in ("timeout", "error", "reset"):  # nothing was committed: created again, but only now
@@ -131,6 +140,31 @@ def test_a_refusal_after_an_unknown_outcome_leaves_nothing_outstanding(violation
     result = do_push(violation, connected, sandbox)
     assert result.created and len(issues_labelled(sandbox, result.link.label)) == 1
     assert [r.path for r in sandbox.requests[before:] if r.path.endswith("/search/jql")] == []
+
+
+def test_a_label_search_jira_refuses_is_tried_again_later_never_taken_for_nothing_found(violation, connected,
+                                                                                      sandbox):
+    """A lost create, then the label search itself fails: a 429 is looked at again after its Retry-After,
+    a 5xx after SEARCH_RETRY; meanwhile the reservation is free and nothing is created."""
+    sandbox.set_search_lag(None, 240)
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as first:
+        do_push(violation, connected, sandbox)
+    sandbox.clock.advance(first.value.until.timestamp() - sandbox.clock.now())
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/search/jql$", reason="jira-burst-based",
+                       retry_after=7)
+    with pytest.raises(push.PushChecking) as limited:
+        do_push(violation, connected, sandbox)
+    assert limited.value.until.timestamp() == pytest.approx(sandbox.clock.now() + 7, abs=0.001)
+    assert not JiraLink.objects.get(violation=violation).claim
+    sandbox.faults.add(kind="error", status=503, method="POST", path=r"/search/jql$")
+    with pytest.raises(push.PushChecking) as failed:
+        do_push(violation, connected, sandbox)
+    assert failed.value.until.timestamp() == pytest.approx(sandbox.clock.now() + push.SEARCH_RETRY.total_seconds(),
+                                                            abs=0.001)
+    assert not JiraLink.objects.get(violation=violation).claim
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
 
 
 def test_a_crash_after_jira_created_the_issue_is_recovered_by_label(violation, connected, sandbox):
@@ -164,6 +198,8 @@ def test_a_reservation_from_before_sent_at_counts_as_sent_when_last_claimed(viol
     with pytest.raises(push.PushChecking):
         do_push(violation, connected, sandbox)
     assert not creates(sandbox)
+    link = JiraLink.objects.get(violation=violation)  # the crash left it unsure: people see the check
+    assert link.state_label == "Checking Jira…" and not link.claim
 
 
 def test_a_worker_whose_reservation_was_taken_over_releases_nothing(violation, connected, sandbox):
