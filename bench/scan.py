@@ -8,10 +8,11 @@ a tree from the home page and listed in sitemap.xml) and starts one child per me
 child's memory is its own:
 
 * allyproof: Django on a throwaway SQLite, one site, `runner.scan_run_execute` — the whole scan as the
-  worker runs it: robots.txt, sitemap, crawl, the address check and pacing on every request, one
-  browser context per page, load + bounded network idle, axe in every frame, page rows, ingestion.
+  worker runs it: robots.txt, sitemap, crawl, every request through the checking proxy (address check
+  and pacing), one browser context per worker with one reused tab, load + bounded network idle, axe in
+  every frame, page rows, ingestion.
   The politeness limit is set to 1,000 requests/s (effectively off: a benchmark measures the work).
-* bare: the floor — the same URL list, the same concurrency, one browser, for each URL a new page:
+* bare: the floor — the same URL list, the same concurrency, one browser and context, for each URL a new page:
   goto (load), the same bounded network-idle wait, axe injected into every frame and run; results
   dropped. No crawl, no address check, no storage.
 
@@ -241,6 +242,11 @@ def growth(samples: list, pages: int) -> tuple[float, float, float]:
     return warm[2], end[2], (end[2] - warm[2]) / span
 
 
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages: figures on a shared machine mean little without them."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=200)
@@ -258,16 +264,18 @@ def main() -> None:
 
     server = serve_site(args.pages)
     url = f"http://127.0.0.1:{server.server_port}"
-    print(f"site: {args.pages} pages at {url}; cores: {os.cpu_count()}")
-    print("| concurrency | AllyProof pages/s | bare loop pages/s | ratio | AllyProof peak MB | bare peak MB |")
-    print("|---|---|---|---|---|---|")
+    print(f"site: {args.pages} pages at {url}; cores: {os.cpu_count()}; load {_load()}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    print("| concurrency | AllyProof pages/s | bare loop pages/s | ratio | AllyProof peak MB | bare peak MB | load |")
+    print("|---|---|---|---|---|---|---|", flush=True)
     for level in [int(x) for x in args.levels.split(",")]:
         ours = measure("allyproof", url, level, args.pages)
         bare = measure("bare", url, level, args.pages)
         ours_rate, bare_rate = ours["pages"] / ours["seconds"], bare["pages"] / bare["seconds"]
         print(f"| {level} | {ours_rate:.2f} ({ours['pages']} pages, {ours['seconds']:.1f} s) | {bare_rate:.2f} "
               f"({bare['pages']} pages, {bare['seconds']:.1f} s) | {ours_rate / bare_rate:.2f}x "
-              f"{'PASS' if ours_rate / bare_rate >= TARGET_RATIO else 'MISS'} | {ours['peak_mb']:.0f} | {bare['peak_mb']:.0f} |",
+              f"{'PASS' if ours_rate / bare_rate >= TARGET_RATIO else 'MISS'} | {ours['peak_mb']:.0f} | {bare['peak_mb']:.0f} "
+              f"| {_load()} |",
               flush=True)
     server.shutdown()
     if args.growth_pages:
@@ -279,7 +287,7 @@ def main() -> None:
               f"({long['pages'] / long['seconds']:.2f} pages/s): peak {long['peak_mb']:.0f} MB "
               f"({'PASS' if long['peak_mb'] <= TARGET_PEAK_MB else 'MISS'} ≤ {TARGET_PEAK_MB}); "
               f"PSS {warm:.0f} MB after 10% -> {end:.0f} MB at the end: {per_page * 1024:.1f} KB/page "
-              f"({'PASS' if per_page < TARGET_GROWTH_MB_PER_PAGE else 'MISS'} < 1 MB/page)")
+              f"({'PASS' if per_page < TARGET_GROWTH_MB_PER_PAGE else 'MISS'} < 1 MB/page); load {_load()}")
         server.shutdown()
 
 
