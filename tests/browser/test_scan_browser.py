@@ -105,9 +105,11 @@ def test_a_schedule_fires_on_the_injected_clock(org, admin_user, client_site, qu
     saved = ScanSettings.objects.get(site=site)
     assert (saved.schedule, saved.schedule_time, saved.page_cap) == ("daily", dt.time(9, 0), 2)
 
-    tomorrow = saved.schedule_since.date() + dt.timedelta(days=1)
-    before = dt.datetime.combine(tomorrow, dt.time(8, 59), tzinfo=dt.UTC)
-    after = dt.datetime.combine(tomorrow, dt.time(9, 1), tzinfo=dt.UTC)
+    # The first 09:00 after the schedule was saved: today's when saved before 09:00 UTC, else tomorrow's.
+    first = dt.datetime.combine(saved.schedule_since.date(), dt.time(9), tzinfo=dt.UTC)
+    if first < saved.schedule_since:
+        first += dt.timedelta(days=1)
+    before, after = first - dt.timedelta(minutes=1), first + dt.timedelta(minutes=1)
     with clock.frozen(before):
         assert tasks.scan_tick.call_local() == {"fired": [], "swept": []}
     with clock.frozen(after):
@@ -116,8 +118,7 @@ def test_a_schedule_fires_on_the_injected_clock(org, admin_user, client_site, qu
         assert tasks.scan_tick.call_local()["fired"] == []  # the same slot never fires twice
     run_next_task(queue).join(timeout=90)
     run = ScanRun.objects.get(pk=fired[0])
-    assert (run.status, run.source, run.scheduled_for) == ("completed", "scheduled",
-                                                           dt.datetime.combine(tomorrow, dt.time(9), tzinfo=dt.UTC))
+    assert (run.status, run.source, run.scheduled_for) == ("completed", "scheduled", first)
     page.goto(f"{live_server.url}/scans/")
     assert "Scheduled" in page.locator("tbody tr").first.inner_text()
 
