@@ -10,7 +10,7 @@ import pytest
 from huey.contrib.djhuey import HUEY
 
 from allyproof.core import clock
-from allyproof.scanning import schedule, tasks
+from allyproof.scanning import tasks
 from allyproof.scanning.models import ScanRun, ScanSettings
 from tests import factories
 from tests.scanning.sites import ServedSite, html, slow
@@ -105,8 +105,10 @@ def test_a_schedule_fires_on_the_injected_clock(org, admin_user, client_site, qu
     saved = ScanSettings.objects.get(site=site)
     assert (saved.schedule, saved.schedule_time, saved.page_cap) == ("daily", dt.time(9, 0), 2)
 
-    # The first 09:00 after saving: today's when saved before 09:00 UTC, else tomorrow's.
-    first = schedule.next_slot(schedule="daily", at=dt.time(9), weekday=0, now=saved.schedule_since)
+    # The first 09:00 after the schedule was saved: today's when saved before 09:00 UTC, else tomorrow's.
+    first = dt.datetime.combine(saved.schedule_since.date(), dt.time(9), tzinfo=dt.UTC)
+    if first < saved.schedule_since:
+        first += dt.timedelta(days=1)
     before, after = first - dt.timedelta(minutes=1), first + dt.timedelta(minutes=1)
     with clock.frozen(before):
         assert tasks.scan_tick.call_local() == {"fired": [], "swept": []}

@@ -8,6 +8,7 @@ forbidden server's own request log that nothing reached it.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -72,7 +73,9 @@ def _through_proxy(resolver, *requests):
         finally:
             await proxy.close()
 
-    answers, problems = asyncio.run(run())
+    # In a thread of its own: a sync Playwright session of an earlier browser test keeps a loop running here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answers, problems = pool.submit(asyncio.run, run()).result()
     return answers, problems, refused, paced
 
 
