@@ -140,6 +140,7 @@ def sandbox_gate(sandbox, shared):
 def spend_all_but(shared, points, now):
     """Other tenants of the app spent the pool down to `points` (Atlassian's headers would say so)."""
     shared.store.observe(budget.GLOBAL, budget.hour_of(now), 1000, points)
+    shared.forget()
 
 
 def make_job(site, kind=PushJob.Kind.BULK, violations=None):
