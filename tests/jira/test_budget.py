@@ -222,3 +222,21 @@ def test_the_redis_store_counts_every_consumers_charges_and_takes_the_headers_us
     store.observe(budget.GLOBAL, 7, 400, 100)  # Jira knows of more traffic than we counted
     assert store.pools([budget.GLOBAL], 7)[budget.GLOBAL] == budget.Pool(400, 300)
     assert store.pools([budget.GLOBAL], 8)[budget.GLOBAL] == budget.Pool(500, 0)  # the next hour starts afresh
+
+
+def test_the_violation_page_says_paused_for_a_bulk_push_but_a_single_push_waits_only_at_zero(
+        client, member_user, acme, sandbox):
+    import time
+
+    shared = budget.default_budget()
+    violation = acme.violations.order_by("rule_id").first()
+    client.force_login(member_user)
+    url = reverse("jira_violation_button", args=[acme.pk, violation.pk])
+    bulk = make_job(acme)
+    spend_all_but(shared, 5, time.time())  # inside the headroom: bulk work waits, a person's push does not
+    assert "Paused by Jira until" in client.get(url).content.decode()
+    PushJob.objects.filter(pk=bulk.pk).update(status=PushJob.Status.CANCELLED)
+    make_job(acme, kind=PushJob.Kind.SINGLE, violations=[violation])
+    assert "Paused by Jira" not in client.get(url).content.decode()
+    spend_all_but(shared, 0, time.time())
+    assert "Paused by Jira until" in client.get(url).content.decode()
