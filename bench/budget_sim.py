@@ -221,7 +221,8 @@ class Workers:
 
         while not self._stop():
             if not self.queue or self.queue[0][0] > self.sim.now:
-                self.sim.sleep(0.25 if not self.queue else min(0.25, self.queue[0][0] - self.sim.now))
+                # Huey's scheduler looks at parked tasks about once a second; so do these workers.
+                self.sim.sleep(1.0 if not self.queue else min(1.0, self.queue[0][0] - self.sim.now))
                 continue
             _, _, job_id = heapq.heappop(self.queue)
             job = jobs.push_job_run(job_id=job_id, client_for=lambda c: client_for(c, gate=self.gate),
