@@ -218,7 +218,8 @@ def test_the_redis_store_counts_every_consumers_charges_and_takes_the_headers_us
     store = budget.RedisStore(url=redis_url(), default_quota=500, prefix=f"allyproof-test:{time.time_ns()}:")
     store.charge([budget.GLOBAL, "site-a"], 7, 3)
     store.charge([budget.GLOBAL, "site-b"], 7, 2)
-    assert store.pools([budget.GLOBAL, "site-a"], 7) == {budget.GLOBAL: budget.Pool(500, 5), "site-a": budget.Pool(None, 3)}
+    assert store.pools([budget.GLOBAL, "site-a"], 7) == {budget.GLOBAL: budget.Pool(500, 5),
+                                                         "site-a": budget.Pool(None, 3)}
     store.observe(budget.GLOBAL, 7, 400, 100)  # Jira knows of more traffic than we counted
     assert store.pools([budget.GLOBAL], 7)[budget.GLOBAL] == budget.Pool(400, 300)
     assert store.pools([budget.GLOBAL], 8)[budget.GLOBAL] == budget.Pool(500, 0)  # the next hour starts afresh
