@@ -228,8 +228,6 @@ class Workers:
             job = jobs.push_job_run(job_id=job_id, client_for=lambda c: client_for(c, gate=self.gate),
                                     violation_url=push.absolute_violation_url, gate=self.gate, sleep=self.sim.sleep,
                                     rand=random.random, park=lambda j, s: self.enqueue(j, self.sim.now + s))
-            if os.environ.get("BENCH_DEBUG"):
-                print("ran", job_id, job and job.status, self.sim.now, flush=True)
             if job is not None and job.status in (PushJob.Status.COMPLETED, PushJob.Status.CANCELLED):
                 self.open.discard(job_id)
                 self.finished[job_id] = self.sim.now
