@@ -35,3 +35,13 @@ def member_user(org):
 @pytest.fixture
 def site(org):
     return factories.site(org)
+
+
+@pytest.fixture(autouse=True)
+def fresh_points_budget():
+    """The process-wide budget keeps its reads of the pools for a moment: no test sees another's."""
+    from allyproof.integrations.jira import budget
+
+    budget._shared.clear()
+    yield
+    budget._shared.clear()

@@ -140,6 +140,7 @@ def sandbox_gate(sandbox, shared):
 def spend_all_but(shared, points, now):
     """Other tenants of the app spent the pool down to `points` (Atlassian's headers would say so)."""
     shared.store.observe(budget.GLOBAL, budget.hour_of(now), 1000, points)
+    shared.forget()
 
 
 def make_job(site, kind=PushJob.Kind.BULK, violations=None):
@@ -217,7 +218,26 @@ def test_the_redis_store_counts_every_consumers_charges_and_takes_the_headers_us
     store = budget.RedisStore(url=redis_url(), default_quota=500, prefix=f"allyproof-test:{time.time_ns()}:")
     store.charge([budget.GLOBAL, "site-a"], 7, 3)
     store.charge([budget.GLOBAL, "site-b"], 7, 2)
-    assert store.pools([budget.GLOBAL, "site-a"], 7) == {budget.GLOBAL: budget.Pool(500, 5), "site-a": budget.Pool(None, 3)}
+    assert store.pools([budget.GLOBAL, "site-a"], 7) == {budget.GLOBAL: budget.Pool(500, 5),
+                                                         "site-a": budget.Pool(None, 3)}
     store.observe(budget.GLOBAL, 7, 400, 100)  # Jira knows of more traffic than we counted
     assert store.pools([budget.GLOBAL], 7)[budget.GLOBAL] == budget.Pool(400, 300)
     assert store.pools([budget.GLOBAL], 8)[budget.GLOBAL] == budget.Pool(500, 0)  # the next hour starts afresh
+
+
+def test_the_violation_page_says_paused_for_a_bulk_push_but_a_single_push_waits_only_at_zero(
+        client, member_user, acme, sandbox):
+    import time
+
+    shared = budget.default_budget()
+    violation = acme.violations.order_by("rule_id").first()
+    client.force_login(member_user)
+    url = reverse("jira_violation_button", args=[acme.pk, violation.pk])
+    bulk = make_job(acme)
+    spend_all_but(shared, 5, time.time())  # inside the headroom: bulk work waits, a person's push does not
+    assert "Paused by Jira until" in client.get(url).content.decode()
+    PushJob.objects.filter(pk=bulk.pk).update(status=PushJob.Status.CANCELLED)
+    make_job(acme, kind=PushJob.Kind.SINGLE, violations=[violation])
+    assert "Paused by Jira" not in client.get(url).content.decode()
+    spend_all_but(shared, 0, time.time())
+    assert "Paused by Jira until" in client.get(url).content.decode()

@@ -148,10 +148,16 @@ class DatabaseStore:
         return found
 
     def charge(self, keys: list[str], hour: int, points: int) -> None:
-        with transaction.atomic():
-            for row in self._rows(keys, hour).values():
-                row.used += points
-                row.save(update_fields=["hour", "used"])
+        """One UPDATE on the hot path (every call of every consumer charges here); rows are made once."""
+        from django.db.models import Case, F, Value, When
+
+        from .models import PointsPool
+
+        fresh = Case(When(hour=hour, then=F("used") + points), default=Value(points))
+        if PointsPool.objects.filter(key__in=keys).update(used=fresh, hour=hour) < len(keys):
+            with transaction.atomic():
+                self._rows(keys, hour)  # creates the missing rows, then charges them all once more
+                PointsPool.objects.filter(key__in=keys).update(used=fresh, hour=hour)
 
     def observe(self, key: str, hour: int, quota: int | None, remaining: int | None) -> None:
         with transaction.atomic():
@@ -229,7 +235,10 @@ class Budget:
                  clock: Callable[[], float] = time.time, refresh: float = 2.0):
         self.store, self.headroom, self.clock = store, headroom, clock
         self._active_sites, self._refresh = active_sites, refresh
-        self._active: tuple[float, int] | None = None  # a read of the database, kept `refresh` seconds
+        # Reads of the database or Redis kept for a moment: the rate they feed changes slowly, and every
+        # call of every thread asks. Writes (charges, what headers say) always go to the shared store.
+        self._active: tuple[float, int] | None = None
+        self._pools: dict[str, tuple[float, Pool]] = {}
 
     def active_sites(self, now: float) -> int:
         if self._active is None or not (0 <= now - self._active[0] < self._refresh):
@@ -239,10 +248,23 @@ class Budget:
     def decide(self, site: str, *, now: float | None = None, lane_: str | None = None) -> Decision:
         now = self.clock() if now is None else now
         lane_ = lane_ or current_lane()
-        pools = self.store.pools([GLOBAL, site], hour_of(now))
+        pools = self._read_pools([GLOBAL, site], now)
         sharers = self.active_sites(now) if lane_ == BULK else 1
         return decide(now=now, global_pool=pools[GLOBAL], site_pool=pools[site], active_sites=sharers,
                       lane_=lane_, headroom=self.headroom)
+
+    def _read_pools(self, keys: list[str], now: float) -> dict[str, Pool]:
+        fresh = {k: v[1] for k, v in self._pools.items()
+                 if k in keys and 0 <= now - v[0] < self._refresh / 4 and hour_of(v[0]) == hour_of(now)}
+        if len(fresh) < len(keys):
+            read = self.store.pools(keys, hour_of(now))
+            self._pools.update({k: (now, pool) for k, pool in read.items()})
+            fresh = read
+        return fresh
+
+    def forget(self) -> None:
+        """Drops the short-lived reads (tests that change the store directly)."""
+        self._active, self._pools = None, {}
 
     def record(self, site: str, *, method: str, status: int, headers, body: object = None) -> None:
         """After a response: charge what it cost (429s are refused, not charged), then take in what

@@ -17,15 +17,17 @@ def _epoch(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
-def bulk_paused_until(*, cloud_id: str, gate=None, now: float | None = None) -> dt.datetime | None:
-    """Until when bulk work for this Jira site waits on Jira: a 429's pause (of the site or of the whole
-    app) or the points budget spent down to the headroom; None when nothing holds it."""
+def bulk_paused_until(*, cloud_id: str, gate=None, now: float | None = None,
+                      lane: str = budget.BULK) -> dt.datetime | None:
+    """Until when work for this Jira site waits on Jira: a 429's pause (of the site or of the whole app)
+    or the points budget spent (bulk work: down to the headroom; a single push: to zero); None when
+    nothing holds it."""
     gate = gate or pacing.default_gate()
     now = time.time() if now is None else now
     until = gate.paused_until(cloud_id) if hasattr(gate, "paused_until") else 0.0
     shared = getattr(gate, "budget", None)
     if shared is not None:
-        blocked = shared.decide(cloud_id, now=now, lane_=budget.BULK).blocked_until
+        blocked = shared.decide(cloud_id, now=now, lane_=lane).blocked_until
         until = max(until, blocked or 0.0)
     return _epoch(until) if until > now else None
 

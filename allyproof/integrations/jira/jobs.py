@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 FINAL = (JiraValidationError, JiraAuthError, JiraNotFound)
 PARK_AFTER = 2.0  # seconds: a longer wait for every remaining item hands the job back to the queue
+# Seconds a job holds a worker thread while other jobs wait for one: then it goes to the back of the
+# queue (round robin over jobs), so a 500-item backlog cannot keep a thread from nine small ones.
+TURN = 1.0
 CHECKING = "Checking Jira…"
 NOT_SENT = "Not sent: Jira refused this site's rule (see above)."
 
@@ -128,7 +131,15 @@ def push_job_run(
                     park=park)
 
 
+def _others_waiting(job: PushJob) -> bool:
+    """Another job is queued and due: it waits for a worker thread this job holds."""
+    now = clock.now()
+    return PushJob.objects.filter(status=PushJob.Status.QUEUED).exclude(pk=job.pk).filter(
+        Q(wake_at__isnull=True) | Q(wake_at__lte=now)).exists()
+
+
 def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) -> PushJob:
+    turn_ends = clock.now() + dt.timedelta(seconds=TURN)
     while True:
         job.refresh_from_db(fields=["status"])
         if job.status == PushJob.Status.CANCELLED:
@@ -158,6 +169,10 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
         if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
             _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
             continue
+        if park is not None and clock.now() >= turn_ends:
+            if _others_waiting(job):
+                return _park(job, 0.0, park)
+            turn_ends = clock.now() + dt.timedelta(seconds=TURN)
         slot_in = gate.peek(connection.cloud_id) if hasattr(gate, "peek") else 0.0
         if park is not None and slot_in > PARK_AFTER:  # the budget's share, a pause: free the thread meanwhile
             return _park(job, slot_in, park)

@@ -93,7 +93,7 @@ def read(headers: Mapping[str, str], *, status: int) -> Reading:
     if status == 429 and reason in QUOTA_REASONS:  # a refused quota: empty, whatever the policy header says
         name = QUOTA_REASONS[reason]
         known = pools.get(name, PoolReading())
-        pools[name] = PoolReading(quota=known.quota or _int(first(headers, ("X-RateLimit-Limit", "X-Beta-RateLimit-Limit"))),
-                                  remaining=0, reset_in=known.reset_in)
+        limit = _int(first(headers, ("X-RateLimit-Limit", "X-Beta-RateLimit-Limit")))
+        pools[name] = PoolReading(quota=known.quota or limit, remaining=0, reset_in=known.reset_in)
     return Reading(reason=reason, retry_after=first(headers, RETRY_AFTER_NAMES), reset_at=first(headers, RESET_NAMES),
                    pools=pools)

@@ -170,10 +170,11 @@ def violation_button(*, violation: Violation) -> dict:
         link = None  # an attempt that died: pushing again searches by label before it creates
     reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
     paused_until = None
-    if pending_job is not None and pending_job.kind != PushJob.Kind.SINGLE and connection is not None:
-        from . import budget_status  # a single push spends the headroom: only bulk work waits for the reset
+    if pending_job is not None and connection is not None:
+        from . import budget, budget_status  # a single push spends the headroom: it waits only at zero
 
-        paused_until = budget_status.bulk_paused_until(cloud_id=connection.cloud_id)
+        lane = budget.INTERACTIVE if pending_job.kind == PushJob.Kind.SINGLE else budget.BULK
+        paused_until = budget_status.bulk_paused_until(cloud_id=connection.cloud_id, lane=lane)
     return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job,
             "paused_until": paused_until}
 
