@@ -150,6 +150,7 @@ class World:
         from django.test import Client
         from django.urls import reverse
 
+        from allyproof.core import impact as impacts
         from allyproof.integrations.jira import rules
         from allyproof.integrations.jira.gateway import client_for
         from allyproof.integrations.jira.models import JiraConnection
@@ -168,7 +169,7 @@ class World:
             connection.refresh_from_db()
         site = factories.site(org, f"Client {t + 1}", f"https://client-{t + 1}.example/")
         result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-            rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(rules.IMPACTS),
+            rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
                             issue_type="", auto_push=False)])
         assert result.ok, result.errors
         return {"org": org, "site": site, "cloud_id": cloud_id, "connection": connection}

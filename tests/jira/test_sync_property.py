@@ -334,7 +334,7 @@ class SyncBack(RuleBasedStateMachine):
         self.settle_and_check()
 
     def active_links(self):
-        active = JiraConnection.objects.filter(status=JiraConnection.Status.ACTIVE).values_list("organization_id")
+        active = JiraConnection.objects.active().values_list("organization_id")
         return JiraLink.objects.filter(status=JiraLink.Status.LINKED, organization_id__in=active)
 
     def check_resolved_iff_done_after_reopen(self):

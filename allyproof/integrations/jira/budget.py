@@ -224,7 +224,7 @@ def active_bulk_sites() -> int:
     orgs = (PushJobItem.objects.filter(status=PushJobItem.Status.PENDING,
                                        job__status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING])
             .exclude(job__kind=PushJob.Kind.SINGLE).values("job__organization_id").distinct())
-    return (JiraConnection.objects.filter(organization_id__in=orgs, status=JiraConnection.Status.ACTIVE)
+    return (JiraConnection.objects.active().filter(organization_id__in=orgs)
             .values("cloud_id").distinct().count())
 
 

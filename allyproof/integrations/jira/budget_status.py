@@ -43,8 +43,7 @@ def _spacing(cloud_id: str, gate, now: float) -> float:
 def expected_finish(*, job: PushJob, gate=None, now: float | None = None) -> dt.datetime | None:
     """When the job's last item should be done: its pending items and those queued before it for the
     same Jira site, one per slot of the site's current share, after any pause."""
-    connection = (JiraConnection.objects.filter(organization_id=job.organization_id,
-                                                status=JiraConnection.Status.ACTIVE).first())
+    connection = JiraConnection.objects.active().filter(organization_id=job.organization_id).first()
     if connection is None:
         return None
     gate = gate or pacing.default_gate()
