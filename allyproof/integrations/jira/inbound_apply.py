@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Q
 
-from allyproof.core import clock
+from allyproof.core import clock, metrics
 
 from .models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog
 from .status_sync import HANDLERS, Handled, Handler
@@ -143,6 +143,7 @@ def _apply_batch(connection_id: int, handlers: dict[str, Handler], batch: int) -
                      record.issue_key, handled.outcome, handled.code)
         InboundEvent.objects.bulk_update(finished, ["outcome", "detail", "body"])
         JiraSyncLog.objects.bulk_create(lines)
+    metrics.deliveries_applied([r.outcome for r in finished if r.outcome != RECEIVED])
     return sum(1 for r in finished if r.outcome != RECEIVED), len(records)
 
 
