@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import random
@@ -91,6 +92,7 @@ def plan(data: dict[str, Any], seed: int) -> tuple[list[dict[str, Any]], int]:
     filler = iter(rest)
     slots = [s if s is not None else next(filler) for s in slots]
     base_ms = int(time.time() * 1000)
+    slots = [_before_done(body) for body in slots]
     originals = [{"body": {**body, "timestamp": base_ms + n}, "identifier": secrets.token_hex(16), "replay": ""}
                  for n, body in enumerate(slots)]
     sent: list[dict[str, Any]] = []
@@ -108,6 +110,21 @@ def plan(data: dict[str, Any], seed: int) -> tuple[list[dict[str, Any]], int]:
         else:
             sent.append(next(source))
     return sent, 3 * SEQUENCES + PLAIN_DONE
+
+
+def _before_done(body: dict[str, Any]) -> dict[str, Any]:
+    """Worlds built before the sandbox clock was advanced between transitions captured In Progress, the
+    edit and Done of one issue within one millisecond; an In Progress arriving after its Done then looks
+    like a reopen at the same instant. A person takes seconds: the non-Done bodies of linked issues
+    are dated 5 s earlier (they were captured before their Done, so their order is unchanged)."""
+    from allyproof.integrations.jira.webhook_payload import jira_time
+
+    fields = body["issue"]["fields"]
+    if fields["status"]["statusCategory"]["key"] == "done" or not fields.get("statuscategorychangedate"):
+        return body
+    moved = jira_time(fields["statuscategorychangedate"]) - dt.timedelta(seconds=5)
+    stamp = moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moved.microsecond // 1000:03d}+0000"
+    return {**body, "issue": {**body["issue"], "fields": {**fields, "statuscategorychangedate": stamp}}}
 
 
 def prepare(deliveries: list[dict[str, Any]], data: dict[str, Any], port: int) -> list[bytes]:

@@ -135,8 +135,12 @@ def _setup(workdir: Path) -> dict[str, Any]:
         site_issues[cloud_id] = made[:n_linked]
         for n, issue in enumerate(made):
             captured.clear()
+            # A second between changes, as a person takes: an In Progress and a Done of one issue in the
+            # same millisecond would make the In Progress, delivered after the Done, look like a reopen.
             sb.transition_issue(cloud_id, issue["key"], "In Progress")
+            sb.clock.advance(1)
             sb.edit_issue(cloud_id, issue["key"], summary=f"Accessibility: violation {n} (edited)")
+            sb.clock.advance(1)
             sb.transition_issue(cloud_id, issue["key"], "Done")
             progress, edit, done = captured
             if n < n_linked and cloud_id == DEMO_AGENCY_ID and n < REOPENED:
