@@ -87,12 +87,11 @@ def plan(data: dict[str, Any], seed: int) -> tuple[list[dict[str, Any]], int]:
         for step, body in enumerate(seq):
             slots[(i * 13) % stride + step * stride] = body
     rest = ([*t["done"][:PLAIN_DONE]] + t["foreign"][:FOREIGN])
-    rest += t["linked"][:distinct - len(rest) - 3 * SEQUENCES]
+    rest += [_before_done(b) for b in t["linked"][:distinct - len(rest) - 3 * SEQUENCES]]
     rng.shuffle(rest)
     filler = iter(rest)
     slots = [s if s is not None else next(filler) for s in slots]
     base_ms = int(time.time() * 1000)
-    slots = [_before_done(body) for body in slots]
     originals = [{"body": {**body, "timestamp": base_ms + n}, "identifier": secrets.token_hex(16), "replay": ""}
                  for n, body in enumerate(slots)]
     sent: list[dict[str, Any]] = []
@@ -115,8 +114,9 @@ def plan(data: dict[str, Any], seed: int) -> tuple[list[dict[str, Any]], int]:
 def _before_done(body: dict[str, Any]) -> dict[str, Any]:
     """Worlds built before the sandbox clock was advanced between transitions captured In Progress, the
     edit and Done of one issue within one millisecond; an In Progress arriving after its Done then looks
-    like a reopen at the same instant. A person takes seconds: the non-Done bodies of linked issues
-    are dated 5 s earlier (they were captured before their Done, so their order is unchanged)."""
+    like a reopen at the same instant. A person takes seconds: the In Progress and edit bodies of linked
+    issues are dated 5 s earlier (captured before their Done, so their order is unchanged; the
+    sequences' To Do steps are left as captured, a second after their Done)."""
     from allyproof.integrations.jira.webhook_payload import jira_time
 
     fields = body["issue"]["fields"]
