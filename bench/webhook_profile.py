@@ -30,24 +30,27 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "bench")]
 PARTS = [
     ("whole WSGI request (middleware + view)", "django/core/handlers/base.py", "get_response"),
     ("view: webhook_views.receive", "jira/webhook_views.py", "receive"),
-    ("inbound.receive", "jira/inbound.py", "receive"),
+    ("inbound.receive (intake)", "jira/inbound.py", "receive"),
     ("  authenticate (JWT HS256)", "jira/inbound.py", "authenticate"),
     ("  parse (json.loads + fields)", "jira/webhook_payload.py", "parse"),
     ("  connection_for_url", "jira/inbound.py", "connection_for_url"),
-    ("  status_sync.link_for", "jira/status_sync.py", "link_for"),
-    ("  _seen (dedupe lookups)", "jira/inbound.py", "_seen"),
-    ("  _claim (InboundEvent insert)", "jira/inbound.py", "_claim"),
-    ("  _handle (handler, last-seen)", "jira/inbound.py", "_handle"),
-    ("    status_sync.is_echo", "jira/status_sync.py", "is_echo"),
-    ("    scan_fixed.is_transition_echo", "jira/scan_fixed.py", "is_transition_echo"),
-    ("    sync_apply.link_observe", "jira/sync_apply.py", "link_observe"),
-    ("  _finish (outcome update)", "jira/inbound.py", "_finish"),
-    ("  sync_log_write", "jira/sync_log.py", "sync_log_write"),
+    ("  _record (the one INSERT)", "jira/inbound.py", "_record"),
+    ("  sync_log_write (duplicates, refusals)", "jira/sync_log.py", "sync_log_write"),
+    ("  inbound_apply.wake (Huey flag)", "jira/inbound_apply.py", "wake"),
     ("transaction commit", "django/db/backends/base/base.py", "commit"),
     ("logging (Logger.info/_log)", "logging/__init__.py", "_log"),
     ("SQL execution (cursor.execute)", "django/db/backends/utils.py", "_execute"),
     ("ORM query building (SQLCompiler.as_sql)", "django/db/models/sql/compiler.py", "as_sql"),
     ("session/auth/csrf middleware", "django/contrib/sessions/middleware.py", "process_response"),
+]
+WORKER_PARTS = [
+    ("inbound_apply.pending_apply (the worker)", "jira/inbound_apply.py", "pending_apply"),
+    ("  status_sync.on_issue_updated", "jira/status_sync.py", "on_issue_updated"),
+    ("    scan_fixed.is_transition_echo", "jira/scan_fixed.py", "is_transition_echo"),
+    ("    sync_apply.link_observe", "jira/sync_apply.py", "link_observe"),
+    ("  bulk_update + bulk_create", "django/db/models/query.py", "bulk_update"),
+    ("SQL execution (cursor.execute)", "django/db/backends/utils.py", "_execute"),
+    ("ORM query building (SQLCompiler.as_sql)", "django/db/models/sql/compiler.py", "as_sql"),
 ]
 
 
@@ -152,6 +155,14 @@ def main() -> int:
         statuses += [_wsgi_post(app, body, headers, path) for body, headers, path in batch]
         profiler.disable()
         profiles[clock_name], profilers[clock_name] = pstats.Stats(profiler), profiler
+    from allyproof.integrations.jira import inbound_apply
+
+    inbound_apply.pending_apply()  # the warm-up's and the first batch's deliveries
+    worker = cProfile.Profile(time.process_time)
+    worker.enable()
+    applied = inbound_apply.pending_apply()  # the two profiled batches' deliveries
+    worker.disable()
+    worker_stats = pstats.Stats(worker)
     minimal = _minimal_path(requests[100 + 3 * third :], 200)
     print(f"\ndatabase {connection.vendor}; world {setup['connections']} connections, {setup['links']} links; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -166,6 +177,12 @@ def main() -> int:
         cpu_s, _ = _cumulative(profiles["CPU"], suffix, name)
         print(f"{label:<46} {wall / third * 1000:>8.2f} {wall / totals['wall']:>6.0%} "
               f"{cpu_s / third * 1000:>7.2f} {cpu_s / totals['CPU']:>6.0%} {calls / third:>6.1f}")
+    worker_total = _cumulative(worker_stats, "jira/inbound_apply.py", "pending_apply")[0]
+    print(f"\nworker: {applied} deliveries applied, profiled CPU per delivery")
+    for label, suffix, name in WORKER_PARTS:
+        cpu_s, calls = _cumulative(worker_stats, suffix, name)
+        print(f"{label:<46} {'':>8} {'':>6} {cpu_s / max(1, applied) * 1000:>7.2f} {cpu_s / worker_total:>6.0%} "
+              f"{calls / max(1, applied):>6.2f}")
     print("\nminimal path pieces, timed alone (wall): "
           + ", ".join(f"{k.removesuffix('_ms')} {v:.2f} ms" for k, v in minimal.items()))
     out = io.StringIO()

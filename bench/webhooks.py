@@ -60,6 +60,7 @@ if str(REPO_ROOT) not in sys.path:
 URL_PATH = "/integrations/jira/webhook/{token}/"  # each connection has its own callback URL
 CLIENT_ID, CLIENT_SECRET = "allyproof-sandbox", "sandbox-client-secret"
 DEMO_LINKED, OTHER_LINKED, UNLINKED, FILLER_TENANTS, FILLER_LINKS = 2000, 500, 300, 30, 100
+REOPENED = 200  # Demo issues whose bodies include Done, To Do, Done again (bench/webhook_intake.py)
 TARGET_RATE, TARGET_P99_MS = 100, 200
 
 
@@ -126,7 +127,7 @@ def _setup(workdir: Path) -> dict[str, Any]:
         return connection
 
     # Issues in the sandbox: linked ones (moved In Progress, edited, moved Done) and foreign ones.
-    templates: dict[str, list[dict[str, Any]]] = {"done": [], "linked": [], "foreign": []}
+    templates: dict[str, list[Any]] = {"done": [], "linked": [], "foreign": [], "sequences": []}
     site_issues: dict[str, list[dict[str, Any]]] = {}
     for cloud_id, project, n_linked in ((DEMO_AGENCY_ID, "ACME", DEMO_LINKED), (OTHER_AGENCY_ID, "OPS", OTHER_LINKED)):
         made = [sb.create_issue(cloud_id, project, f"Accessibility: violation {i}", "Bug")
@@ -134,11 +135,23 @@ def _setup(workdir: Path) -> dict[str, Any]:
         site_issues[cloud_id] = made[:n_linked]
         for n, issue in enumerate(made):
             captured.clear()
+            # A second between changes, as a person takes: an In Progress and a Done of one issue in the
+            # same millisecond would make the In Progress, delivered after the Done, look like a reopen.
             sb.transition_issue(cloud_id, issue["key"], "In Progress")
+            sb.clock.advance(1)
             sb.edit_issue(cloud_id, issue["key"], summary=f"Accessibility: violation {n} (edited)")
+            sb.clock.advance(1)
             sb.transition_issue(cloud_id, issue["key"], "Done")
             progress, edit, done = captured
-            if n < n_linked:
+            if n < n_linked and cloud_id == DEMO_AGENCY_ID and n < REOPENED:
+                # Done, reopened by a person (To Do), Done again: three state changes in this order only.
+                sb.clock.advance(1)
+                sb.transition_issue(cloud_id, issue["key"], "To Do")
+                sb.clock.advance(1)
+                sb.transition_issue(cloud_id, issue["key"], "Done")
+                templates["linked"] += [progress, edit]
+                templates["sequences"].append([done, *captured[3:]])
+            elif n < n_linked:
                 templates["linked"] += [progress, edit]
                 templates["done"].append(done)
             else:
@@ -151,7 +164,7 @@ def _setup(workdir: Path) -> dict[str, Any]:
         tenant(f"Tenant {t}", f"00000000-0000-4000-8000-{t:012d}", f"Tenant {t}",
                f"https://tenant-{t}.atlassian.net", [1, 2], FILLER_LINKS, "WEB", None)
     # Interleave the two sites 4:1 as the load generator will send them.
-    for kind in templates:
+    for kind in ("done", "linked", "foreign"):
         demo_t = [b for b in templates[kind] if b["issue"]["self"].startswith(demo.site_url)]
         other_t = [b for b in templates[kind] if b["issue"]["self"].startswith(other.site_url)]
         mixed = []
@@ -159,6 +172,7 @@ def _setup(workdir: Path) -> dict[str, Any]:
             mixed += demo_t[:4] + other_t[:1]
             demo_t, other_t = demo_t[4:], other_t[1:]
         templates[kind] = [{**b, "matchedWebhookIds": [1]} for b in mixed]
+    templates["sequences"] = [[{**b, "matchedWebhookIds": [1]} for b in seq] for seq in templates["sequences"]]
     path = workdir / "templates.json"
     path.write_text(json.dumps({"templates": templates,
                                 "paths": {demo.site_url: URL_PATH.format(token=demo.webhook_token),

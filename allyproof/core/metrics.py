@@ -27,6 +27,8 @@ JIRA_REQUEST_SECONDS = Histogram(
 ISSUES_CREATED = Counter("allyproof_jira_issues_created_total", "Jira issues created by a push (any path)")
 PUSH_ITEMS = Counter("allyproof_jira_push_items_total", "Push-job items finished, by outcome", ["outcome"])
 DELIVERIES = Counter("allyproof_jira_webhook_deliveries_total", "Webhook deliveries answered, by outcome", ["outcome"])
+APPLIED = Counter("allyproof_jira_webhook_applied_total", "Received webhook deliveries the worker finished, by outcome",
+                  ["outcome"])
 RECONCILE_DECISIONS = Counter(
     "allyproof_jira_reconcile_decisions_total", "What reconciliation decided per linked issue it checked", ["decision"]
 )
@@ -59,6 +61,11 @@ def issue_created() -> None:
 
 def push_item(outcome: str) -> None:
     PUSH_ITEMS.labels(outcome).inc()
+
+
+def deliveries_applied(outcomes: list[str]) -> None:
+    for outcome in set(outcomes):
+        APPLIED.labels(outcome).inc(outcomes.count(outcome))
 
 
 def pause(scope: str, reason: str) -> None:

@@ -72,12 +72,12 @@ def test_reconciliation_counts_each_decision(acme, connected, sandbox):
 
 
 def test_deliveries_are_counted_by_outcome(linked, sandbox, client):  # noqa: F811
-    watched = Delta(*(("allyproof_jira_webhook_deliveries_total", {"outcome": o})
-                      for o in ("applied", "unauthenticated")))
+    watched = Delta(*(("allyproof_jira_webhook_deliveries_total", {"outcome": o}) for o in ("received", "unauthenticated")),
+                    ("allyproof_jira_webhook_applied_total", {"outcome": "applied"}))
     sandbox.transition_issue(None, "ACME-1", "Done")
-    sandbox.deliver_pending()
+    sandbox.deliver_pending()  # answered "received" at intake, then applied by the worker's run
     assert post(client, {"webhookEvent": "jira:issue_updated"}, token="forged").status_code == 401
-    assert watched.now() == [1, 1]
+    assert watched.now() == [1, 1, 1]
 
 
 def test_a_transport_failure_is_timed_as_network(acme, connected, sandbox):

@@ -26,8 +26,8 @@ from django.db import IntegrityError, transaction
 
 from allyproof.core import clock
 
-from .models import InboundEvent, JiraConnection, JiraLink
 from . import inbound_apply
+from .models import InboundEvent, JiraConnection, JiraLink
 from .status_sync import HANDLERS, IGNORED_EVENTS, link_for
 from .sync_log import sync_log_write
 from .webhook_payload import BadPayload, Event, parse

@@ -41,7 +41,8 @@ def link_observe(*, link: JiraLink, seen: Observation) -> Decision:
         violation.status, violation.resolved_at, violation.resolved_source = Violation.Status.OPEN, None, ""
         violation.reopened_at = seen.changed_at  # Jira's time: a Done after it counts, one before does not
         violation.save(update_fields=["status", "resolved_at", "resolved_source", "reopened_at"])
-    if decision.code not in ("stale", "no_change_time"):
+    seen_now = (seen.category[:20], seen.changed_at)
+    if decision.code not in ("stale", "no_change_time") and (link.jira_category, link.jira_category_changed_at) != seen_now:
         link.jira_category, link.jira_category_changed_at = seen.category[:20], seen.changed_at
         link.save(update_fields=["jira_category", "jira_category_changed_at"])
     if decision.changes_violation:
