@@ -12,7 +12,7 @@ from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, Push
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
 from tests import factories
-from tests.jira.conftest import NoGate
+from tests.jira.conftest import NoGate, deliver_into
 
 T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
 
@@ -91,8 +91,7 @@ def test_a_regression_is_commented_on_its_issue_and_the_echo_does_not_resolve_it
     violation = scanned.violations.get(rule_id="color-contrast")
     push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
                         violation_url=push.absolute_violation_url(violation))
-    sandbox.webhook_sender = lambda url, headers, body: client.post(
-        url.removeprefix("http://testserver"), body, content_type="application/json", headers=headers).status_code
+    sandbox.webhook_sender = deliver_into(client)
     sandbox.transition_issue(None, "ACME-1", "Done")
     sandbox.deliver_pending()
     violation.refresh_from_db()

@@ -13,7 +13,7 @@ from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, Site
 from allyproof.monitoring import events
 from allyproof.monitoring.models import Violation
 from tests import factories
-from tests.jira.conftest import NoGate
+from tests.jira.conftest import NoGate, deliver_into
 from tests.monitoring.test_coverage import A, B, page
 
 T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
@@ -24,8 +24,7 @@ T1 = dt.datetime(2026, 11, 8, 9, tzinfo=dt.UTC)
 def pushed(site, rules_for, connected, sandbox, client):
     rules_for(site)
     webhooks.webhook_sync(connection=connected, client=client_for(connected))
-    sandbox.webhook_sender = lambda url, headers, body: client.post(
-        url.removeprefix("http://testserver"), body, content_type="application/json", headers=headers).status_code
+    sandbox.webhook_sender = deliver_into(client)
     factories.ingest(site, [page(A, "image-alt"), page(B, "image-alt", "label")], scanned_at=T0)
     violation = site.violations.get(rule_id="image-alt")
     push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
