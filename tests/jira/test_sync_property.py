@@ -31,7 +31,7 @@ import httpx
 import pytest
 from django.db import transaction
 from django.test import Client, TestCase
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from allyproof.core import clock
@@ -55,6 +55,10 @@ settings.register_profile("sync-ci", max_examples=6, stateful_step_count=20, der
 settings.register_profile("sync-long", max_examples=int(os.environ.get("ALLYPROOF_PROPERTY_EXAMPLES", "2000")),
                           stateful_step_count=20, **_COMMON)
 settings.register_profile("sync-explore", max_examples=6, stateful_step_count=20, **_COMMON)
+# ci without shrinking, for scripts/sync_property_breaks.py: a broken build fails in the first schedule
+# that shows it, instead of spending minutes shrinking it.
+settings.register_profile("sync-breaks", max_examples=6, stateful_step_count=20, derandomize=True,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate], **_COMMON)
 PROFILE = "sync-" + os.environ.get("ALLYPROOF_HYPOTHESIS_PROFILE", "ci")
 STATUSES = ["To Do", "In Progress", "Done", "Closed"]
 DELIVERY_FAULTS = ["drop", "duplicate", "reorder", "delay", "redeliver"]
