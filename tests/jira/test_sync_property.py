@@ -201,6 +201,10 @@ class SyncBack(RuleBasedStateMachine):
         try:
             if hasattr(self, "a"):
                 self.settle_and_check()
+                progress = os.environ.get("ALLYPROOF_PROPERTY_PROGRESS")
+                if progress:  # one line per schedule checked, so a long run stopped early still tells
+                    with open(progress, "a") as out:
+                        out.write(f"checked {len(self.delivered)} deliveries\n")
         finally:
             self._clock.__exit__(None, None, None)
             self._transport.__exit__(None, None, None)
