@@ -19,20 +19,23 @@ BREAKS = {  # name: [(file, text, replacement), ...]
         (J + "status_sync.py", "    if is_echo(connection, event):", "    if False:"),
         (J + "webhook_payload.py", "status_changed_at=event.time if event.status_changed else None",
          "status_changed_at=event.time")],
-    "reconciliation says 'detected again' on every run (a loop)": [(J + "reconcile.py",
+    # Not the "detected again" text: that would be caught as a scan commenting twice, not as a loop.
+    "reconciliation comments 'still open' on every run (a loop)": [(J + "reconcile.py",
         "                _apply(connection, link, issue, caught)",
         "                _apply(connection, link, issue, caught)\n"
         "                if link.violation.status == 'open' and issue['fields']['status']['statusCategory']['key'] == 'done':\n"
-        "                    from . import content\n"
-        "                    from allyproof.core import clock\n"
-        "                    client.add_comment(link.issue_key, content.detected_again(clock.now()))")],
+        "                    client.add_comment(link.issue_key, {'type': 'doc', 'version': 1, 'content': [{'type': 'paragraph',\n"
+        "                        'content': [{'type': 'text', 'text': 'Still open in AllyProof.'}]}]})")],
     "a lost deletion is never noticed": [
         (J + "reconcile.py", "    except JiraNotFound:\n        link_mark_deleted(link=link)",
          "    except JiraNotFound:\n        return\n        link_mark_deleted(link=link)"),
         (J + "status_sync.py", "    link_mark_deleted(link=link)\n    return Handled(InboundEvent.Outcome.APPLIED",
          "    return Handled(InboundEvent.Outcome.APPLIED")],
+    # Both guards: a finished follow-up is not run again, and each (link, scan) comments once. Either
+    # alone keeps the promise in these schedules (the per-link guard matters after a crash mid-run).
     "a second run of a scan's follow-up comments again": [(J + "scan_followup.py",
-        "        if mark.comment_id or _already_posted(client, link, scan_id):", "        if False:")],
+        "        if mark.comment_id or _already_posted(client, link, scan_id):", "        if False:"),
+        (J + "scan_followup.py", "if row is None or row.status == ScanFollowUp.Status.DONE:", "if row is None:")],
     "a connection treats every registration on the site as its own": [(J + "webhooks.py",
         'return [hook for hook in client.list_webhooks() if hook.get("url") == url]',
         "return list(client.list_webhooks())")],
