@@ -11,6 +11,7 @@ from allyproof.integrations.jira import push, webhooks
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog, OutboundWrite
 from allyproof.monitoring.models import Violation
+from allyproof.monitoring.services import violation_resolve
 from tests.jira.conftest import NoGate, deliver_into
 
 OLD_URL = "/integrations/jira/webhook/"
@@ -59,6 +60,32 @@ def test_done_in_jira_resolves_the_violation(linked, sandbox):
     assert outcomes == [("ignored", "ignored: the issue is not in a Done-category status (ACME-1)"),
                         ("applied", "resolved: the issue entered Done (ACME-1)")]
     assert JiraConnection.objects.get().last_webhook_at is not None
+
+
+def test_leaving_done_takes_back_the_resolution_jira_made(linked, sandbox):
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    sandbox.clock.advance(60)
+    sandbox.transition_issue(None, "ACME-1", "To Do")
+    sandbox.deliver_pending()
+    linked.refresh_from_db()
+    assert (linked.status, linked.resolved_source, linked.resolved_at) == (Violation.Status.OPEN, "", None)
+    assert InboundEvent.objects.order_by("pk").last().detail.startswith("reopened: the issue left Done")
+
+
+@pytest.mark.parametrize("resolved_by", ["scan", "person"])
+def test_leaving_done_keeps_a_resolution_jira_did_not_make(linked, sandbox, owner, resolved_by):
+    """Only Jira's own resolution is Jira's to take back: a scan's or a person's stays."""
+    if resolved_by == "scan":
+        violation_resolve(violation=linked, source="scan:7")
+    else:
+        violation_resolve(violation=linked, by=owner)
+    sandbox.transition_issue(None, "ACME-1", "In Progress")
+    sandbox.deliver_pending()
+    linked.refresh_from_db()
+    assert linked.status == Violation.Status.RESOLVED
+    assert linked.resolved_source == ("scan:7" if resolved_by == "scan" else "")
+    assert InboundEvent.objects.order_by("pk").last().outcome == InboundEvent.Outcome.IGNORED
 
 
 def test_a_redelivery_with_the_same_identifier_changes_nothing(linked, sandbox):

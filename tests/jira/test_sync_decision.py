@@ -25,6 +25,7 @@ def facts(**over):
     ({"known_changed_at": T + MIN}, "resolve", "entered_done"),          # the same change again is not stale
     ({"violation_open": False}, "none", "already_resolved"),
     ({"category": "indeterminate"}, "none", "not_done"),
+    ({"category": "new", "changed_at": T - MIN}, "none", "not_done"),  # only a Done is "older than reopen"
     ({"category": "new", "violation_open": False}, "none", "not_done"),  # a person's resolution stays
     ({"category": "new", "violation_open": False, "resolved_by_jira": True}, "reopen", "left_done"),
     ({"category": "indeterminate", "violation_open": False, "resolved_by_jira": True,
