@@ -65,6 +65,18 @@ def test_event_messages_become_fields(captured):
     assert (second["event"], second["connection"], second["token"]) == ("jira.refresh.failed", 7, "[redacted]")
 
 
+def test_a_webhooks_reason_is_kept_where_an_oauth_code_would_be_redacted(captured):
+    # The receiver names why it answered as it did ("entered_done", "bad_signature"); under the key
+    # "code" that reason was blanked like an OAuth code, so the receiver logs it as "reason".
+    logging.getLogger("allyproof.integrations.jira.inbound_apply").info(
+        "jira.webhook.applied event_name=%s issue=%s outcome=%s reason=%s", "jira:issue_updated", "ACME-1",
+        "applied", "entered_done")
+    logging.getLogger("allyproof.test").info("oauth.callback code=%s", SECRET)
+    first, second = captured()
+    assert (first["outcome"], first["reason"]) == ("applied", "entered_done")
+    assert second["code"] == "[redacted]" and SECRET not in json.dumps(second)
+
+
 def test_an_exception_text_is_redacted_too(captured):
     try:
         raise ValueError(f"token exchange failed for code={SECRET}")

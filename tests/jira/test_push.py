@@ -6,7 +6,7 @@ import pytest
 from django.db import connection as db_connection
 
 from allyproof.integrations.jira import push
-from allyproof.integrations.jira.errors import JiraRateLimited, JiraUnknownOutcome, JiraValidationError
+from allyproof.integrations.jira.errors import JiraRateLimited, JiraValidationError
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, OutboundWrite
 from tests.jira.conftest import NoGate

@@ -103,7 +103,7 @@ def dedupe_key(connection: JiraConnection, event: Event, link: JiraLink | None) 
 def _refuse(connection: JiraConnection | None, status: int, code: str, message: str, identifier: str) -> Answer:
     sync_log_write(direction=INBOUND, outcome="refused", code=code, message=message, connection=connection,
                    identifier=identifier)
-    log.warning("jira.webhook.refused status=%s code=%s connection=%s", status, code,
+    log.warning("jira.webhook.refused status=%s reason=%s connection=%s", status, code,
                 connection.pk if connection else None)
     return Answer(status, {"error": code, "detail": message})
 

@@ -144,7 +144,7 @@ def _apply_batch(connection_id: int, handlers: dict[str, Handler], batch: int) -
             finished.append(record)
             lines.append(_line(connection, record, event, links, handled.outcome, handled.code, handled.message,
                                handled.violation_id))
-            log.info("jira.webhook.applied event_name=%s issue=%s outcome=%s code=%s", record.event,
+            log.info("jira.webhook.applied event_name=%s issue=%s outcome=%s reason=%s", record.event,
                      record.issue_key, handled.outcome, handled.code)
         InboundEvent.objects.bulk_update(finished, ["outcome", "detail", "body"])
         JiraSyncLog.objects.bulk_create(lines)
