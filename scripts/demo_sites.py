@@ -53,8 +53,11 @@ class DemoSite:
         return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · {html.escape(self.name)}</title>'
                 f'</head><body><header><p>{html.escape(self.name)}</p>{nav}</header><main><h1>{title}</h1>{body}</main></body></html>')
 
-    def route(self, path: str) -> tuple[int, str, str]:
-        base = f"http://127.0.0.1:{self.port}"
+    def route(self, path: str, host: str | None = None) -> tuple[int, str, str]:
+        # robots.txt and the sitemap name the host the scanner asked for, so a site added as
+        # localhost:PORT finds the same pages as 127.0.0.1:PORT (other names fall back to 127.0.0.1).
+        base = f"http://{host}" if host in (f"127.0.0.1:{self.port}", f"localhost:{self.port}") else (
+            f"http://127.0.0.1:{self.port}")
         pages = {
             "/": ("Welcome", "<hero-card></hero-card><script>customElements.define('hero-card', class extends HTMLElement"
                   " { constructor() { super(); this.attachShadow({mode: 'open'}).innerHTML = "
@@ -105,7 +108,7 @@ def serve(site: DemoSite) -> ThreadingHTTPServer:
             self.wfile.write(data)
 
         def do_GET(self):
-            self._send(*site.route(self.path.split("?")[0]))
+            self._send(*site.route(self.path.split("?")[0], self.headers.get("Host")))
 
         def do_POST(self):
             length = min(int(self.headers.get("Content-Length") or 0), 10_000)
