@@ -8,7 +8,6 @@ an operator fixes a broken deployment in one go instead of one crash at a time.
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import re
 import secrets
