@@ -45,3 +45,16 @@ def fresh_points_budget():
     budget._shared.clear()
     yield
     budget._shared.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_inbound_wake_flag():
+    """Intake enqueues the inbound worker only when its wake flag is clear, and every test shares one
+    Huey store: a flag an earlier test left set (its run never consumed) would keep a later test's real
+    consumer from being woken until the per-minute sweep."""
+    from huey.contrib.djhuey import HUEY
+
+    from allyproof.integrations.jira.inbound_apply import WAKE_FLAG
+
+    HUEY.delete(WAKE_FLAG)
+    yield
