@@ -133,6 +133,9 @@ def test_sync_rules_warn_enable_refuse_save_and_reregister_the_webhook(
         expect(severities.get_by_label(level)).to_be_checked()
     for level in ("Moderate", "Minor"):
         expect(severities.get_by_label(level)).not_to_be_checked()
+    # Typing the key fetched its issue types in the background; the live server's SQLite test database is
+    # one connection for all its threads, so the save must not race that request.
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Save sync rules").click()
     expect(page.get_by_role("status")).to_have_text("Sync rules saved.")
     rule = SiteSyncRule.objects.get(site=site)
