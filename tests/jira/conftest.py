@@ -139,3 +139,15 @@ def deliver_into(client, *, apply=True):
             inbound_apply.pending_apply()
         return status
     return send
+
+
+@pytest.fixture
+def same_clock(sandbox):
+    """AllyProof's clock reads the sandbox's, so the tests can move time for both at once."""
+    import datetime as dt
+
+    from allyproof.core import clock
+
+    sandbox.clock.freeze()
+    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
+        yield sandbox.clock

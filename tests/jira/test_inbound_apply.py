@@ -2,7 +2,6 @@
 applied per connection in arrival order, and a worker that dies between intake and apply loses nothing."""
 
 import contextlib
-import datetime as dt
 
 import pytest
 
@@ -12,13 +11,6 @@ from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraSyncLog
 from allyproof.monitoring.models import Violation
 from tests.jira.conftest import NoGate, deliver_into
-
-
-@pytest.fixture
-def same_clock(sandbox):
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield sandbox.clock
 
 
 @pytest.fixture

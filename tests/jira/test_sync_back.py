@@ -19,14 +19,6 @@ from tests.jira.conftest import NoGate, deliver_into
 
 
 @pytest.fixture
-def same_clock(sandbox):
-    """AllyProof's clock reads the sandbox's, so the tests can move time for both at once."""
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield sandbox.clock
-
-
-@pytest.fixture
 def linked(acme, connected, sandbox, client, same_clock):
     """color-contrast pushed as ACME-1, the webhook registered, deliveries routed into AllyProof."""
     webhooks.webhook_sync(connection=connected, client=client_for(connected))
