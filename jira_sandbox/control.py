@@ -74,8 +74,11 @@ def conformance(sb: Sandbox, req: Request) -> Response:
 
 
 def requests_log(sb: Sandbox, req: Request) -> Response:
-    return json_response([{k: v for k, v in dataclasses.asdict(r).items() if k != "response"}
-                          for r in sb.requests[-500:]])
+    """The last 500 requests, or with `?from=N` every request from the N-th on (0-based), so a caller that
+    noted the count before a run gets the whole run however long it was."""
+    start = req.arg("from")
+    records = sb.requests[int(start):] if start is not None and start.isdigit() else sb.requests[-500:]
+    return json_response([{k: v for k, v in dataclasses.asdict(r).items() if k != "response"} for r in records])
 
 
 def set_auto_approve(sb: Sandbox, req: Request) -> Response:

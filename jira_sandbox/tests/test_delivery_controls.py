@@ -118,3 +118,13 @@ def test_bad_delivery_faults_are_refused(h):
     assert h.client.post("/_sandbox/delivery-faults", json={"kind": "delay", "seconds": -1}).status_code == 400
     ok = h.client.post("/_sandbox/delivery-faults", json={"kind": "delay", "seconds": 5})
     assert ok.status_code == 201 and ok.json()["seconds"] == 5
+
+
+def test_the_request_log_gives_a_whole_run_from_a_noted_count(h, sb, tokens):
+    before = len(sb.requests)
+    for _ in range(510):
+        h.api("GET", "myself", tokens)
+    assert len(h.client.get("/_sandbox/requests").json()) == 500  # the default keeps the last 500
+    run = h.client.get(f"/_sandbox/requests?from={before}").json()
+    assert len(run) == 510 and all(r["path"].endswith("/myself") for r in run)
+    assert h.client.get("/_sandbox/requests?from=x").json()[-1]["path"].endswith("/myself")  # not a count: last 500
