@@ -87,6 +87,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat), to tell a saturated machine from waiting."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
 def admin_db(pg: str, sql: str) -> None:
     import psycopg
 
@@ -251,6 +259,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
                               lane_=points.BULK, headroom=shared.headroom)
         budget_now = 1 / share.spacing if share.spacing else float("inf")
         started = time.perf_counter()
+        sandbox_cpu0, machine0 = cpu_seconds(processes[0].pid), machine_cpu()  # processes[0]: the sandbox
         workers = []
         for w in range(consumers):
             workers.append(subprocess.Popen(
@@ -263,6 +272,9 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
         wall = time.perf_counter() - started
         load_after = os.getloadavg()[0]
         cpu = sum(cpu_seconds(w.pid) for w in workers)
+        sandbox_cpu = cpu_seconds(processes[0].pid) - sandbox_cpu0
+        machine1 = machine_cpu()
+        busy = (machine1[0] - machine0[0]) / max(1e-9, machine1[1] - machine0[1])
         for worker in workers:
             worker.send_signal(signal.SIGINT)
         for worker in workers:
@@ -294,7 +306,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
             "statuses": sorted({j["status"] for j in job_rows}), "calls": len(calls),
             "median_gap_ms": statistics.median(gaps) * 1000 if gaps else float("nan"),
             "min_gap_ms": min(gaps) * 1000 if gaps else float("nan"), "concurrent_jobs": overlaps,
-            "in_a_second": in_a_second,
+            "in_a_second": in_a_second, "sandbox_cpu": sandbox_cpu, "busy": busy,
             "load": (load_before, load_after), "budget_rate": budget_now, "threads": threads, "cpu": cpu,
         })
         print(f"round {round_no + 1}: {consumers} consumer(s) done in {wall:.2f} s", flush=True)
@@ -333,7 +345,8 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
               f"min gap per site {r['min_gap_ms']:.0f} ms (pacing {args.interval_ms} ms), most calls to one site in "
               f"any 1 s {r['in_a_second']}; consumer CPU "
               f"{r['cpu'] * 1000 / max(1, r['pushed']):.1f} ms a push, so one free core would carry "
-              f"{r['pushed'] / max(r['cpu'], 1e-9):.0f} pushes/s")
+              f"{r['pushed'] / max(r['cpu'], 1e-9):.0f} pushes/s; sandbox CPU {r['sandbox_cpu'] * 1000 / max(1, r['pushed']):.1f} ms "
+              f"a push; the machine's CPUs were {r['busy']:.0%} busy during the round")
     all_pushed = all(r["pushed"] == r["items"] for r in results) and duplicates == 0
     allowed = int(1000 // args.interval_ms) + 1
     paced = all(r["in_a_second"] <= allowed for r in results)
