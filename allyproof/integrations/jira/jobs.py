@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Value
+from django.db.models import Count, Min, Q, Value
 from django.db.models.functions import Coalesce
 
 from allyproof.core import clock, metrics
@@ -140,6 +140,13 @@ def _others_waiting(job: PushJob) -> bool:
         Q(wake_at__isnull=True) | Q(wake_at__lte=now)).exists()
 
 
+def _next_due(job: PushJob, now: dt.datetime) -> PushJobItem | None:
+    """The first pending item in the job's order that is due now, looked for among all pending items (not
+    only the first 50, which could all be waiting on the unknown-outcome protocol), loaded alone."""
+    return (job.items.filter(status=PushJobItem.Status.PENDING).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .select_related("violation__site").first())
+
+
 def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) -> PushJob:
     turn_ends = clock.now() + dt.timedelta(seconds=TURN)
     while True:
@@ -152,22 +159,21 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
             _stop(job, stop)
             job.refresh_from_db()
             return job
-        pending = list(job.items.filter(status=PushJobItem.Status.PENDING).select_related("violation__site")[:50])
-        if not pending:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now(),
-                                                     wake_at=None)
-            log.info("jira.job.completed job=%s", job.pk)
-            job.refresh_from_db()
-            return job
         now = clock.now()
-        due = [i for i in pending if i.not_before is None or i.not_before <= now]
-        if not due:
-            wait = max(0.05, (min(i.not_before for i in pending) - now).total_seconds())
+        item = _next_due(job, now)
+        if item is None:
+            waiting = job.items.filter(status=PushJobItem.Status.PENDING).aggregate(at=Min("not_before"))["at"]
+            if waiting is None:  # nothing pending (a pending item without not_before would have been due)
+                PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now(),
+                                                         wake_at=None)
+                log.info("jira.job.completed job=%s", job.pk)
+                job.refresh_from_db()
+                return job
+            wait = max(0.05, (waiting - now).total_seconds())
             if park is not None and wait > PARK_AFTER:
                 return _park(job, wait, park)
             sleep(min(5.0, wait))
             continue
-        item = due[0]
         if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
             _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
             continue
