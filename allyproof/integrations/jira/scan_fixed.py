@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 
 from allyproof.core import clock
-from allyproof.monitoring.events import ViolationsFixed
 from allyproof.monitoring.models import Scan, Violation
 
 from . import content
@@ -23,13 +22,6 @@ from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
 
 log = logging.getLogger(__name__)
 ECHO_WINDOW = dt.timedelta(minutes=15)  # webhooks arrive within seconds; retries within minutes
-
-
-def on_violations_fixed(event: ViolationsFixed) -> None:
-    """Receiver of monitoring's event (already after commit): hand the work to the queue."""
-    from .tasks import scan_fixed_task
-
-    scan_fixed_task(event.scan_id, list(event.violation_ids))
 
 
 def _done_transition(client: JiraClient, key: str) -> dict | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,18 +32,15 @@ log = logging.getLogger(__name__)
 TODO_CATEGORY = "new"
 
 
-def on_scan_completed(event: ScanCompleted) -> None:
-    """Receiver of monitoring's event (already after commit): one row per scan, then the queue."""
-    from .tasks import scan_followup_task
-
+def scan_followup_record(*, event: ScanCompleted) -> ScanFollowUp | None:
+    """One row per scan (the receiver queues it); None when the same scan was announced before."""
     try:
-        row = ScanFollowUp.objects.create(scan_id=event.scan_id, site_id=event.site_id,
-                                          new_violation_ids=list(event.new_violation_ids),
-                                          reopened_violation_ids=list(event.reopened_violation_ids),
-                                          created_at=clock.now())
+        return ScanFollowUp.objects.create(scan_id=event.scan_id, site_id=event.site_id,
+                                           new_violation_ids=list(event.new_violation_ids),
+                                           reopened_violation_ids=list(event.reopened_violation_ids),
+                                           created_at=clock.now())
     except IntegrityError:
-        return  # the same scan announced twice: its row exists already
-    scan_followup_task(row.pk)
+        return None
 
 
 def _marker(scan_id: int) -> str:
@@ -155,15 +153,13 @@ def scan_followup_run(*, followup_id: int, client_for) -> bool:
     return True
 
 
-def scan_followups_resume(*, now: dt.datetime | None = None, enqueue=None) -> list[int]:
+def scan_followups_resume(*, enqueue: Callable[[int], None], now: dt.datetime | None = None) -> list[int]:
     """For the sweeper: re-queues rows left pending or whose runner went silent. Returns their ids."""
-    from .tasks import scan_followup_task
-
     now = now or clock.now()
     stale = now - dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds)
     ids = list(ScanFollowUp.objects.filter(
         Q(status=ScanFollowUp.Status.PENDING, created_at__lte=stale)
         | Q(status=ScanFollowUp.Status.RUNNING, heartbeat_at__lte=stale)).values_list("pk", flat=True))
     for pk in ids:
-        (enqueue or scan_followup_task)(pk)
+        enqueue(pk)
     return ids

@@ -13,7 +13,7 @@ from allyproof.monitoring.models import Site, Violation
 from . import gates
 from .connection import connection_current
 from .models import JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
-from .push import LIVE, situation
+from .situation import LIVE, situation
 
 __all__ = ["connection_current", "connection_banner", "sync_rows", "site_block", "violation_button"]
 
