@@ -14,7 +14,7 @@ import logging
 from allyproof.core import clock
 from allyproof.monitoring.models import Scan, Violation
 
-from . import content
+from . import content, status_category
 from .client import JiraClient
 from .connection import connection_current
 from .errors import JiraError
@@ -25,10 +25,7 @@ ECHO_WINDOW = dt.timedelta(minutes=15)  # webhooks arrive within seconds; retrie
 
 
 def _done_transition(client: JiraClient, key: str) -> dict | None:
-    for transition in client.get_transitions(key):
-        if ((transition.get("to") or {}).get("statusCategory") or {}).get("key") == "done":
-            return transition
-    return None
+    return status_category.transition_into(client.get_transitions(key), status_category.DONE)
 
 
 def _tell(client: JiraClient, connection: JiraConnection, link: JiraLink, scan: Scan, move_to_done: bool) -> None:
