@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
+
 from allyproof.monitoring.models import Violation
 
 from .gates import Situation
@@ -23,3 +27,11 @@ def situation(*, violation: Violation, connection: JiraConnection | None, rule: 
         violation_status=violation.status,
         linked_key=None if link is None else link.issue_key,
     )
+
+
+def claim_fresh(link: JiraLink, *, now: dt.datetime) -> bool:
+    """A worker's claim on a link younger than JIRA_JOB_STALE_SECONDS (longer than any one attempt): its
+    worker may still be creating the issue, so nobody else may. Older, the claim can be taken over."""
+    if not link.claim or link.claimed_at is None:
+        return False
+    return (now - link.claimed_at).total_seconds() < settings.CONFIG.jira_job_stale_seconds
