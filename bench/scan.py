@@ -156,7 +156,7 @@ def child_allyproof(url: str, concurrency: int) -> dict:
     org = organization_create(name="Bench", owner=user_get_or_create(email="bench@bench.test", password="x" * 20))
     site = site_create(organization=org, name="Bench site", base_url=url + "/")
     ScanSettings.objects.create(site=site, page_cap=100_000, depth_cap=50, requests_per_second=1000)
-    run = services.scan_request(site=site, source="command", enqueue=False)
+    run = services.scan_request(site=site, source="command")
     sampler = Sampler(lambda: ScanRun.objects.filter(pk=run.pk).values_list("pages_scanned", flat=True).first() or 0)
     sampler.progress = lambda: sampler_progress[0]
     sampler_progress = [0]

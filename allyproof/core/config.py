@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from allyproof.core import crypto, files
@@ -176,62 +177,56 @@ def _proxy_and_hosts(env, production: bool, problems: list[str]) -> dict:
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1", "testserver")
 
 
-def load(env: dict[str, str] | None = None) -> Config:
-    env = dict(os.environ if env is None else env)
-    problems: list[str] = []
-    notes: list[str] = []
-
-    environment = env.get("ALLYPROOF_ENV", "development")
-    if environment not in ENVIRONMENTS:
-        problems.append(f"ALLYPROOF_ENV={environment!r} must be one of {', '.join(ENVIRONMENTS)}")
-    production = environment == "production"
-
-    data_dir = Path(env.get("ALLYPROOF_DATA_DIR") or REPO_ROOT / "var").resolve()
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'allyproof.sqlite3'}"
-    if not database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
-        problems.append("DATABASE_URL must be a sqlite:/// or postgres:// URL")
-
-    redis_url = env.get("REDIS_URL") or None
-    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        problems.append("REDIS_URL must be a redis:// or rediss:// URL")
-
+def _secret_key(env: dict[str, str], environment: str, data_dir: Path, problems: list[str],
+                notes: list[str]) -> str:
     secret_key = env.get("ALLYPROOF_SECRET_KEY", "")
-    if not secret_key:
-        if production:
-            problems.append("ALLYPROOF_SECRET_KEY is required in production (50+ random characters)")
-        elif environment == "test":
-            secret_key = "test-only-secret-key-" + "x" * 40
-        else:
-            secret_key = _local_secret(data_dir, notes)
-    elif production:
-        problems += _weak_secret_problems(secret_key)
+    if secret_key:
+        if environment == "production":
+            problems.extend(_weak_secret_problems(secret_key))
+        return secret_key
+    if environment == "production":
+        problems.append("ALLYPROOF_SECRET_KEY is required in production (50+ random characters)")
+        return ""
+    if environment == "test":
+        return "test-only-secret-key-" + "x" * 40
+    return _local_secret(data_dir, notes)
 
+
+def _encryption_keys(env: dict[str, str], environment: str, data_dir: Path, problems: list[str],
+                     notes: list[str]) -> str | None:
     encryption_keys = env.get("ALLYPROOF_ENCRYPTION_KEYS") or None
     if encryption_keys:
         try:
             crypto.parse(encryption_keys)
         except crypto.KeyringError as error:
             problems.append(str(error))
-    elif production:
+        return encryption_keys
+    if environment == "production":
         problems.append(
             "ALLYPROOF_ENCRYPTION_KEYS is required in production "
             "(key-id:base64 32-byte key, comma-separated, primary first)"
         )
-    elif environment == "test":
-        encryption_keys = "test1:" + "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk="
-    else:
-        encryption_keys, created = crypto.local_key_spec(data_dir)
-        if created:
-            notes.append(f"generated a local encryption key in {data_dir.name}/encryption_keys (development only)")
+        return None
+    if environment == "test":
+        return "test1:" + "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk="
+    encryption_keys, created = crypto.local_key_spec(data_dir)
+    if created:
+        notes.append(f"generated a local encryption key in {data_dir.name}/encryption_keys (development only)")
+    return encryption_keys
 
-    config = Config(
-        environment=environment,
-        data_dir=data_dir,
-        database_url=database_url,
-        redis_url=redis_url,
-        secret_key=secret_key,
-        encryption_keys=encryption_keys,
-        public_url=_url(env, "ALLYPROOF_PUBLIC_URL", "http://127.0.0.1:8000", problems),
+
+def _stores(env: dict[str, str], data_dir: Path, problems: list[str]) -> dict[str, Any]:
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'allyproof.sqlite3'}"
+    if not database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
+        problems.append("DATABASE_URL must be a sqlite:/// or postgres:// URL")
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("REDIS_URL must be a redis:// or rediss:// URL")
+    return {"database_url": database_url, "redis_url": redis_url}
+
+
+def _atlassian_and_jira(env: dict[str, str], problems: list[str]) -> dict[str, Any]:
+    return dict(
         atlassian_client_id=env.get("ATLASSIAN_CLIENT_ID", ""),
         atlassian_client_secret=env.get("ATLASSIAN_CLIENT_SECRET", ""),
         atlassian_auth_url=_url(env, "ATLASSIAN_AUTH_URL", ATLASSIAN_AUTH_URL, problems),
@@ -241,29 +236,58 @@ def load(env: dict[str, str] | None = None) -> Config:
         jira_commit_window_seconds=_int(env, "JIRA_COMMIT_WINDOW_SECONDS", 300, problems),
         jira_search_lag_seconds=_int(env, "JIRA_SEARCH_LAG_SECONDS", 600, problems),
         jira_http_timeout_seconds=float(_int(env, "JIRA_HTTP_TIMEOUT_SECONDS", 15, problems, minimum=1)),
-        max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
-        scan_allow_private=env.get("ALLYPROOF_SCAN_ALLOW_PRIVATE", "") == "1",
-        scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
         jira_push_wait_ms=_int(env, "JIRA_PUSH_WAIT_MS", 2000, problems),
         jira_sync_log_days=_int(env, "JIRA_SYNC_LOG_DAYS", 90, problems, minimum=1),
         jira_points_per_hour=_int(env, "JIRA_POINTS_PER_HOUR", 65000, problems, minimum=1),
         jira_budget_headroom_percent=min(90, _int(env, "JIRA_BUDGET_HEADROOM_PERCENT", 3, problems)),
-        notes=notes,
-        **_proxy_and_hosts(env, production, problems),
-        support=_support(env, problems),
     )
-    if production and not config.public_url.startswith("https://"):
+
+
+def _production_problems(config: Config, env: dict[str, str]) -> list[str]:
+    problems = []
+    if not config.public_url.startswith("https://"):
         problems.append(
             f"ALLYPROOF_PUBLIC_URL={config.public_url!r} must be an https:// URL in production "
             "(sign-in cookies are sent only over https)"
         )
-    if production and "ALLYPROOF_BEHIND_PROXY" not in env:
+    if "ALLYPROOF_BEHIND_PROXY" not in env:
         problems.append(
             "ALLYPROOF_BEHIND_PROXY must be set in production: 1 when a reverse proxy terminates TLS "
             "(with ALLYPROOF_PROXY_SSL_HEADER), 0 when gunicorn serves https itself"
         )
-    if production and not (config.atlassian_client_id and config.atlassian_client_secret):
+    if not (config.atlassian_client_id and config.atlassian_client_secret):
         problems.append("ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET are required in production")
+    return problems
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    problems: list[str] = []
+    notes: list[str] = []
+
+    environment = env.get("ALLYPROOF_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        problems.append(f"ALLYPROOF_ENV={environment!r} must be one of {', '.join(ENVIRONMENTS)}")
+    production = environment == "production"
+    data_dir = Path(env.get("ALLYPROOF_DATA_DIR") or REPO_ROOT / "var").resolve()
+
+    config = Config(
+        environment=environment,
+        data_dir=data_dir,
+        **_stores(env, data_dir, problems),
+        secret_key=_secret_key(env, environment, data_dir, problems, notes),
+        encryption_keys=_encryption_keys(env, environment, data_dir, problems, notes),
+        public_url=_url(env, "ALLYPROOF_PUBLIC_URL", "http://127.0.0.1:8000", problems),
+        **_atlassian_and_jira(env, problems),
+        max_upload_bytes=_int(env, "ALLYPROOF_MAX_UPLOAD_MB", 200, problems, minimum=1) * 1024 * 1024,
+        scan_allow_private=env.get("ALLYPROOF_SCAN_ALLOW_PRIVATE", "") == "1",
+        scan_concurrency=_int(env, "ALLYPROOF_SCAN_CONCURRENCY", 2, problems, minimum=1),
+        notes=notes,
+        **_proxy_and_hosts(env, production, problems),
+        support=_support(env, problems),
+    )
+    if production:
+        problems += _production_problems(config, env)
     if problems:
         raise ConfigError(problems)
     return config

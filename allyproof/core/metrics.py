@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import wraps
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -41,18 +39,9 @@ def _outcome(status: int) -> str:
     return "429" if status == 429 else f"{status // 100}xx"
 
 
-def jira_request(request: Callable[[httpx.Client], httpx.Response], http: httpx.Client) -> httpx.Response:
-    """Times one request (the client's seam); a transport failure counts as outcome "network"."""
-    started = time.perf_counter()
-    try:
-        response = request(http)
-    except httpx.HTTPError as error:
-        method = error.request.method if getattr(error, "_request", None) is not None else "unknown"
-        JIRA_REQUEST_SECONDS.labels(method, "network").observe(time.perf_counter() - started)
-        raise
-    JIRA_REQUEST_SECONDS.labels(response.request.method, _outcome(response.status_code)).observe(
-        time.perf_counter() - started)
-    return response
+def jira_request_observed(method: str, status: int | None, seconds: float) -> None:
+    """One HTTP request to Atlassian (the client's transport); no answer at all counts as outcome "network"."""
+    JIRA_REQUEST_SECONDS.labels(method, "network" if status is None else _outcome(status)).observe(seconds)
 
 
 def issue_created() -> None:

@@ -41,8 +41,8 @@ SITE_TABLE_COLUMNS = ("allyproof.integrations.jira.columns.COLUMN",)
 # Sections of Settings → Support's "copy diagnostics" block (accounts.support.Provider).
 SUPPORT_DIAGNOSTICS = ("allyproof.integrations.jira.diagnostics.jira_diagnostics",)
 # Receivers of monitoring.events, run after the ingestion commits.
-SCAN_COMPLETED = ("allyproof.integrations.jira.scan_followup.on_scan_completed",)
-VIOLATIONS_FIXED = ("allyproof.integrations.jira.scan_fixed.on_violations_fixed",)
+SCAN_COMPLETED = ("allyproof.integrations.jira.receivers.on_scan_completed",)
+VIOLATIONS_FIXED = ("allyproof.integrations.jira.receivers.on_violations_fixed",)
 
 
 @functools.cache

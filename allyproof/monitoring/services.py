@@ -78,25 +78,7 @@ def scan_ingest(
         Site.objects.select_for_update().filter(pk=site.pk).first()
         scan = _scan_row(site, scan, result, source=source, created_by=created_by, scanned_at=scanned_at,
                          pages_failed=pages_failed)
-        known = {v.rule_id: v for v in Violation.objects.filter(site=site, rule_id__in=list(result.rules))}
-        created, updated, reopened, still_open = [], [], [], []
-        for rule_id, rule in result.rules.items():
-            violation = known.get(rule_id)
-            if violation is None:
-                violation = Violation(site=site, rule_id=rule_id, first_detected_at=scanned_at, first_scan=scan)
-                _apply(violation, rule, scan)
-                created.append(violation)
-                continue
-            _apply(violation, rule, scan)
-            if violation.status == Violation.Status.RESOLVED:
-                violation.status = Violation.Status.OPEN
-                violation.resolved_at = violation.resolved_by = None
-                violation.resolved_source = ""
-                violation.reopened_at = scanned_at
-                reopened.append(violation)
-            else:
-                still_open.append(violation)
-            updated.append(violation)
+        created, updated, reopened, still_open = _match_rules(site, scan, result, scanned_at)
         Violation.objects.bulk_create(created, batch_size=500)
         Violation.objects.bulk_update(updated, _UPDATED_FIELDS, batch_size=500)
         fixed, not_covered = _fix_absent(site, scan, set(result.rules), set(result.pages), scanned_at)
@@ -104,19 +86,47 @@ def scan_ingest(
                         not_covered=not_covered)
         scan.new_violations, scan.reopened_violations, scan.fixed_violations = len(created), len(reopened), len(fixed)
         scan.save(update_fields=["new_violations", "reopened_violations", "fixed_violations"])
-        events.publish_on_commit(
-            events.ScanCompleted(
-                scan_id=scan.pk, site_id=site.pk, organization_id=site.organization_id,
-                new_violation_ids=tuple(v.pk for v in created),
-                reopened_violation_ids=tuple(v.pk for v in reopened),
-            )
-        )
-        if fixed:
-            events.publish_fixed_on_commit(events.ViolationsFixed(
-                scan_id=scan.pk, site_id=site.pk, organization_id=site.organization_id,
-                violation_ids=tuple(v.pk for v in fixed), scanned_at=scanned_at,
-            ))
+        _announce(site, scan, created=created, reopened=reopened, fixed=fixed, scanned_at=scanned_at)
     return scan
+
+
+def _match_rules(site: Site, scan: Scan, result, scanned_at: dt.datetime):
+    """This scan's rules against the site's violations: (created, updated, reopened, still open)."""
+    known = {v.rule_id: v for v in Violation.objects.filter(site=site, rule_id__in=list(result.rules))}
+    created, updated, reopened, still_open = [], [], [], []
+    for rule_id, rule in result.rules.items():
+        violation = known.get(rule_id)
+        if violation is None:
+            violation = Violation(site=site, rule_id=rule_id, first_detected_at=scanned_at, first_scan=scan)
+            _apply(violation, rule, scan)
+            created.append(violation)
+            continue
+        _apply(violation, rule, scan)
+        if violation.status == Violation.Status.RESOLVED:
+            violation.status = Violation.Status.OPEN
+            violation.resolved_at = violation.resolved_by = None
+            violation.resolved_source = ""
+            violation.reopened_at = scanned_at
+            reopened.append(violation)
+        else:
+            still_open.append(violation)
+        updated.append(violation)
+    return created, updated, reopened, still_open
+
+
+def _announce(site: Site, scan: Scan, *, created, reopened, fixed, scanned_at: dt.datetime) -> None:
+    events.publish_on_commit(
+        events.ScanCompleted(
+            scan_id=scan.pk, site_id=site.pk, organization_id=site.organization_id,
+            new_violation_ids=tuple(v.pk for v in created),
+            reopened_violation_ids=tuple(v.pk for v in reopened),
+        )
+    )
+    if fixed:
+        events.publish_fixed_on_commit(events.ViolationsFixed(
+            scan_id=scan.pk, site_id=site.pk, organization_id=site.organization_id,
+            violation_ids=tuple(v.pk for v in fixed), scanned_at=scanned_at,
+        ))
 
 
 def _scan_row(site, scan, result, *, source, created_by, scanned_at, pages_failed) -> Scan:

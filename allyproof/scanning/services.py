@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -27,15 +28,18 @@ class ScanAlreadyRunning(Exception):
         super().__init__("A scan of this site is already running.")
 
 
-def _enqueue(run: ScanRun) -> None:
-    from .tasks import run_scan_task
+# The task layer passes its task in (views, tasks): services never import tasks, so there is no circle.
+Enqueue = Callable[[int], None]
 
-    transaction.on_commit(lambda: run_scan_task(run.pk))
+
+def _enqueue(run: ScanRun, enqueue: Enqueue) -> None:
+    transaction.on_commit(lambda: enqueue(run.pk))
 
 
 def scan_request(*, site: Site, source: str, requested_by: User | None = None,
-                 scheduled_for: dt.datetime | None = None, enqueue: bool = True) -> ScanRun:
-    """A queued run (at most one active per site: a database constraint decides races)."""
+                 scheduled_for: dt.datetime | None = None, enqueue: Enqueue | None = None) -> ScanRun:
+    """A queued run (at most one active per site: a database constraint decides races); `enqueue` None: the
+    caller runs it itself (the command, tests)."""
     try:
         with transaction.atomic():
             run = ScanRun.objects.create(site=site, source=source, requested_by=requested_by,
@@ -45,8 +49,8 @@ def scan_request(*, site: Site, source: str, requested_by: User | None = None,
         if active is None:  # the slot was already fired
             raise
         raise ScanAlreadyRunning(active) from None
-    if enqueue:
-        _enqueue(run)
+    if enqueue is not None:
+        _enqueue(run, enqueue)
     return run
 
 
@@ -75,7 +79,7 @@ def scan_settings_save(*, site: Site, values: dict, now: dt.datetime | None = No
     return current
 
 
-def schedules_fire(*, now: dt.datetime) -> list[ScanRun]:
+def schedules_fire(*, now: dt.datetime, enqueue: Enqueue) -> list[ScanRun]:
     """One run per due slot per site; firing twice for the same slot is refused by a constraint."""
     fired = []
     for settings_ in ScanSettings.objects.exclude(schedule=ScanSettings.Schedule.OFF).select_related("site"):
@@ -86,14 +90,14 @@ def schedules_fire(*, now: dt.datetime) -> list[ScanRun]:
         if slot is None or ScanRun.objects.filter(site=settings_.site, scheduled_for=slot).exists():
             continue
         try:
-            fired.append(scan_request(site=settings_.site, source="scheduled", scheduled_for=slot))
+            fired.append(scan_request(site=settings_.site, source="scheduled", scheduled_for=slot, enqueue=enqueue))
         except (ScanAlreadyRunning, IntegrityError):
             log.info("scan.schedule.skipped site=%s slot=%s (a scan is running or the slot fired)",
                      settings_.site_id, slot.isoformat())
     return fired
 
 
-def scan_runs_sweep(*, now: dt.datetime) -> list[int]:
+def scan_runs_sweep(*, now: dt.datetime, enqueue: Enqueue) -> list[int]:
     """Runs a crash left behind: resumed (their pages done are kept) or, after MAX_ATTEMPTS, failed."""
     from .runner import _finish
 
@@ -105,6 +109,6 @@ def scan_runs_sweep(*, now: dt.datetime) -> list[int]:
             _finish(run, ScanRun.Status.FAILED, f"The scan stopped responding {run.attempts} times and was given up.")
         else:
             ScanRun.objects.filter(pk=run.pk, status=run.status).update(status=ScanRun.Status.QUEUED, heartbeat_at=now)
-            _enqueue(run)
+            _enqueue(run, enqueue)
         touched.append(run.pk)
     return touched

@@ -21,5 +21,5 @@ def scan_tick() -> dict[str, list[int]]:
     from . import services
 
     now = clock.now()
-    fired = services.schedules_fire(now=now)
-    return {"fired": [run.pk for run in fired], "swept": services.scan_runs_sweep(now=now)}
+    fired = services.schedules_fire(now=now, enqueue=run_scan_task)
+    return {"fired": [run.pk for run in fired], "swept": services.scan_runs_sweep(now=now, enqueue=run_scan_task)}

@@ -13,6 +13,7 @@ from allyproof.monitoring import selectors as monitoring_selectors
 from . import browser, panel, selectors, services
 from .forms import ScanSettingsForm
 from .models import ScanSettings
+from .tasks import run_scan_task
 
 STOP_POLLING = 286  # htmx's "stop polling" status
 
@@ -35,7 +36,7 @@ def scan_now(request, site_id: int):
         messages.error(request, f"{status.problem} Install one with: {browser.INSTALL_COMMAND}")
     else:
         try:
-            services.scan_request(site=site, source="manual", requested_by=request.user)
+            services.scan_request(site=site, source="manual", requested_by=request.user, enqueue=run_scan_task)
         except services.ScanAlreadyRunning:
             messages.info(request, "A scan of this site is already running.")
     if request.htmx:

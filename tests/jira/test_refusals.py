@@ -28,13 +28,13 @@ def refused(**errors):
      f"Jira no longer offers the issue type Task in GAMMA — {FIX}"),
     (refused(project="valid project is required"), {}, f"Jira no longer has the project GAMMA (or we may not see it) — {FIX}"),
     (JiraNotFound("Jira has no such resource"), {}, f"Jira no longer has the project GAMMA (or we may not see it) — {FIX}"),
-    (JiraAuthError("Jira says we may not do that"), {}, f"Jira does not let us create issues in GAMMA — {FIX}"),
+    (JiraAuthError("Jira says we may not do that", status=403), {}, f"Jira does not let us create issues in GAMMA — {FIX}"),
     # about this item only: the fields we fill from the violation, or no field at all
     (refused(summary="Summary must be less than 255 characters."), {}, None),
     (refused(description="Operation value must be an Atlassian Document"), {}, None),
     (refused(labels="The label 'a b' contains spaces"), {}, None),
     (JiraValidationError("Jira refused the request: bad", messages=["bad"]), {}, None),
-    (JiraAuthError("Jira did not accept our access token"), {}, None),  # a token problem, not the rule
+    (JiraAuthError("Jira did not accept our access token", status=401), {}, None),  # a token problem, not the rule
     (JiraTransientError("Jira answered 502"), {}, None),
 ])
 def test_rule_level_refusals_by_field(error, names, expected):

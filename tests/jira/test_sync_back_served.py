@@ -14,7 +14,7 @@ from django.db import connection as db
 
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, webhooks
+from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, tasks, webhooks
 from allyproof.integrations.jira.gateway import client_for
 from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
                                                 ScanFollowUp)
@@ -102,10 +102,10 @@ def test_regression_stays_open_and_the_worker_comments_once_even_after_a_crash(s
     # worker already running could finish the row's first queued task and leave nothing for the sweeper.
     went_silent = row.created_at - dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds + 1)
     ScanFollowUp.objects.filter(pk=row.pk).update(status="running", heartbeat_at=went_silent)
-    assert row.pk in scan_followup.scan_followups_resume()  # (the first scan's row is resumed too)
+    assert row.pk in scan_followup.scan_followups_resume(enqueue=tasks.scan_followup_task)  # (the first scan's row is resumed too)
     world["start_worker"]()
     wait_for(lambda: not ScanFollowUp.objects.exclude(status="done").exists(), timeout=60)
-    assert scan_followup.scan_followups_resume() == []
+    assert scan_followup.scan_followups_resume(enqueue=tasks.scan_followup_task) == []
     deliver(world)  # the echo of our comment
     reconcile.reconcile(connection=world["connection"], client=client_for(world["connection"], gate=NoGate()))
     assert state(violation) == Violation.Status.OPEN

@@ -10,6 +10,7 @@ from allyproof.core import clock
 from allyproof.monitoring.models import Scan
 from allyproof.scanning import runner, services
 from allyproof.scanning.models import ScanPage, ScanRun, ScanSettings
+from allyproof.scanning.tasks import run_scan_task
 from tests import factories
 
 from .sites import ServedSite, html
@@ -46,7 +47,7 @@ def test_a_crashed_run_is_resumed_without_loading_its_done_pages_again(org, smal
     ScanRun.objects.filter(pk=run.pk).update(pages_scanned=1, pages_found=2)
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        assert services.scan_runs_sweep(now=NOW) == [run.pk]
+        assert services.scan_runs_sweep(now=NOW, enqueue=run_scan_task) == [run.pk]
     assert len(queued) == 1  # the run's task, enqueued again after commit
     assert ScanRun.objects.get(pk=run.pk).status == ScanRun.Status.QUEUED
     with clock.frozen(NOW):
@@ -59,7 +60,7 @@ def test_a_crashed_run_is_resumed_without_loading_its_done_pages_again(org, smal
 
 def test_a_run_that_keeps_crashing_is_failed_with_the_reason(org, site):
     run = crashed_run(site, attempts=3, heartbeat=NOW - dt.timedelta(minutes=10))
-    services.scan_runs_sweep(now=NOW)
+    services.scan_runs_sweep(now=NOW, enqueue=run_scan_task)
     run.refresh_from_db()
     assert run.status == ScanRun.Status.FAILED and "stopped responding 3 times" in run.error
     assert run.scan.status == Scan.Status.FAILED
@@ -67,31 +68,31 @@ def test_a_run_that_keeps_crashing_is_failed_with_the_reason(org, site):
 
 def test_a_fresh_heartbeat_is_left_alone(org, site):
     run = crashed_run(site, attempts=1, heartbeat=NOW - dt.timedelta(seconds=30))
-    assert services.scan_runs_sweep(now=NOW) == []
+    assert services.scan_runs_sweep(now=NOW, enqueue=run_scan_task) == []
     assert ScanRun.objects.get(pk=run.pk).status == ScanRun.Status.RUNNING
 
 
 def test_one_active_run_per_site_and_cancel(org, site, member_user):
-    run = services.scan_request(site=site, source="manual", requested_by=member_user, enqueue=False)
+    run = services.scan_request(site=site, source="manual", requested_by=member_user)
     with pytest.raises(services.ScanAlreadyRunning):
-        services.scan_request(site=site, source="manual", enqueue=False)
+        services.scan_request(site=site, source="manual")
     services.scan_cancel(run=run, by=member_user)
     run.refresh_from_db()
     assert (run.status, run.cancelled_by) == (ScanRun.Status.CANCELLED, member_user)
     assert runner.scan_run_execute(run_id=run.pk).status == ScanRun.Status.CANCELLED  # a late task does nothing
-    services.scan_request(site=site, source="manual", enqueue=False)  # the site is free again
+    services.scan_request(site=site, source="manual")  # the site is free again
 
 
 def test_schedules_fire_once_per_slot(org, site):
     services.scan_settings_save(site=site, values={"schedule": "weekly", "schedule_weekday": 1,
                                                    "schedule_time": dt.time(6)}, now=NOW - dt.timedelta(days=7))
     tuesday = dt.datetime(2026, 12, 1, 6, 5, tzinfo=dt.UTC)
-    (fired,) = services.schedules_fire(now=tuesday)
+    (fired,) = services.schedules_fire(now=tuesday, enqueue=run_scan_task)
     assert (fired.source, fired.scheduled_for) == ("scheduled", dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC))
     ScanRun.objects.filter(pk=fired.pk).update(status=ScanRun.Status.COMPLETED)
-    assert services.schedules_fire(now=tuesday + dt.timedelta(hours=3)) == []
+    assert services.schedules_fire(now=tuesday + dt.timedelta(hours=3), enqueue=run_scan_task) == []
     ScanSettings.objects.filter(site=site).update(schedule="off")
-    assert services.schedules_fire(now=tuesday + dt.timedelta(days=7)) == []
+    assert services.schedules_fire(now=tuesday + dt.timedelta(days=7), enqueue=run_scan_task) == []
 
 
 @pytest.mark.browser

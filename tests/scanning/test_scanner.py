@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 def _scan(site, overrides, **settings):
     ScanSettings.objects.update_or_create(site=site, defaults=settings)
-    run = services.scan_request(site=site, source="manual", enqueue=False)
+    run = services.scan_request(site=site, source="manual")
     return runner.scan_run_execute(run_id=run.pk, overrides=overrides)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from allyproof.core import clock
-from allyproof.monitoring.events import ScanCompleted
 from allyproof.monitoring.models import Site, Violation
 
 from . import content, gates, jobs, rules
@@ -20,16 +19,9 @@ from .client import JiraClient
 from .connection import connection_current
 from .errors import JiraError
 from .models import JiraConnection, JiraLink, OutboundWrite, PushJob, SiteSyncRule
-from .push import situation
+from .situation import situation
 
 log = logging.getLogger(__name__)
-
-
-def on_scan_completed(event: ScanCompleted) -> None:
-    """Receiver of monitoring's event (already after commit): hand the work to the queue."""
-    from .tasks import scan_completed_task
-
-    scan_completed_task(event.site_id, list(event.new_violation_ids), list(event.reopened_violation_ids))
 
 
 def auto_push(*, site_id: int, new_violation_ids: list[int], connection: JiraConnection,

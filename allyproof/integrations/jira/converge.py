@@ -19,7 +19,7 @@ from django.conf import settings
 
 from allyproof.core import clock
 
-from . import content, outcome
+from . import content, outcome, status_category
 from .client import JiraClient
 from .errors import JiraError
 from .models import JiraConnection, JiraLink, OutboundWrite, RepairedDuplicate
@@ -101,8 +101,7 @@ def _repair(duplicate: str, kept: str, *, link: JiraLink, connection: JiraConnec
 
 
 def _close(key: str, *, connection: JiraConnection, client: JiraClient) -> bool:
-    done = next((t for t in client.get_transitions(key)
-                 if ((t.get("to") or {}).get("statusCategory") or {}).get("key") == "done"), None)
+    done = status_category.transition_into(client.get_transitions(key), status_category.DONE)
     if done is None:
         return False
     _record(connection, key, "transition")

@@ -1,4 +1,4 @@
-"""Every failure talking to Atlassian becomes one of these; nothing else leaves client.py."""
+"""Every failure talking to Atlassian becomes one of these; nothing else leaves the client (`client/transport.py`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,18 @@ class NeedsReconnect(JiraError):
 
 
 class JiraAuthError(JiraError):
-    """401/403 from the API with a valid grant: a missing scope or permission in Jira."""
+    """401/403 from the API with a valid grant: a missing scope or permission in Jira.
+
+    `status` tells them apart: a 401 (`token_refused`) was refused before it ran, so one retry with a
+    fresh token is safe; a 403 is Jira's permission answer and repeats the same way."""
+
+    def __init__(self, message: str, *, status: int = 403):
+        self.status = status
+        super().__init__(message)
+
+    @property
+    def token_refused(self) -> bool:
+        return self.status == 401
 
 
 class JiraNotFound(JiraError):

@@ -21,6 +21,7 @@ from . import webhooks
 from .errors import JiraError
 from .gateway import client_for
 from .models import JiraConnection
+from .queue import Queue
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,11 @@ def converge_links(*, organization: Organization | None = None) -> int:
     return converge_due(client_for=client_for)
 
 
-def sweep_scan_followups(*, organization: Organization | None = None) -> int:
+def sweep_scan_followups(*, organization: Organization | None = None, queue: Queue) -> int:
     """Queue again the scan follow-ups left pending or whose runner went silent."""
     from .scan_followup import scan_followups_resume
 
-    return len(scan_followups_resume())
+    return len(scan_followups_resume(enqueue=queue.scan_followup))
 
 
 def inbound_apply_resume(*, organization: Organization | None = None) -> int:
@@ -120,10 +121,14 @@ class PeriodicJob:
     run: Callable[..., int]
     done: str  # the count's words, "{n} …"
     scoped: bool = True  # False: the job is about the queue, not an organization (no --org)
+    queues: bool = False  # True: `run` takes the task layer's Queue (services never import tasks)
 
     @property
     def about(self) -> str:
         return (self.run.__doc__ or "").strip().splitlines()[0]
+
+    def start(self, *, organization: Organization | None, queue: Queue) -> int:
+        return self.run(organization=organization, queue=queue) if self.queues else self.run(organization=organization)
 
     def schedule(self) -> Callable:
         minute, hour, day, month, day_of_week = self.cron.split()
@@ -137,7 +142,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("wipe-handshakes", "* * * * *", wipe_abandoned_handshakes, "{n} abandoned handshake(s) wiped",
                 scoped=False),
     PeriodicJob("scan-followups", "* * * * *", sweep_scan_followups, "{n} scan follow-up(s) re-queued",
-                scoped=False),
+                scoped=False, queues=True),
     PeriodicJob("webhook-heal", "*/5 * * * *", webhook_heal_all, "{n} webhook registration(s) retried"),
     PeriodicJob("sync-log-prune", "41 3 * * *", sync_log_prune, "{n} sync-log line(s) deleted", scoped=False),
     PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),

@@ -30,12 +30,12 @@ from allyproof.monitoring.models import Violation
 from . import content, outcome, triage
 from .client import JiraClient
 from .errors import JiraError, JiraRateLimited, JiraUnknownOutcome
-from .gates import Situation, block_reason
+from .gates import block_reason
 from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
+from .situation import LIVE, situation
 
 log = logging.getLogger(__name__)
 SEARCH_RETRY = dt.timedelta(seconds=30)  # a label search that failed is tried again this much later
-LIVE = (JiraLink.Status.CREATING, JiraLink.Status.LINKED)
 
 
 class PushRefused(Exception):
@@ -74,19 +74,6 @@ def dedupe_key(*, organization_id: int, cloud_id: str, violation: Violation) -> 
 
 def live_link(violation: Violation, cloud_id: str) -> JiraLink | None:
     return JiraLink.objects.filter(violation=violation, cloud_id=cloud_id, status__in=LIVE).first()
-
-
-def situation(*, violation: Violation, connection: JiraConnection | None, rule: SiteSyncRule | None,
-              link: JiraLink | None) -> Situation:
-    return Situation(
-        connection_status=connection.status if connection else None,
-        rule_enabled=bool(rule and rule.enabled and violation.site.active),
-        project_key=rule.project_key if rule else "",
-        severities=frozenset(rule.severities if rule else ()),
-        impact=violation.impact,
-        violation_status=violation.status,
-        linked_key=None if link is None else link.issue_key,
-    )
 
 
 def issue_input(violation: Violation, *, key: str, violation_url: str) -> content.IssueInput:

@@ -30,7 +30,7 @@ def rule_level(error: JiraError, *, project_key: str, issue_type: str,
                names: Mapping[str, str] | None = None) -> str | None:
     """The message for the job and the sync-rules row when `error` is about the rule; None otherwise."""
     names = names or {}
-    if isinstance(error, JiraAuthError) and "access token" not in str(error):
+    if isinstance(error, JiraAuthError) and not error.token_refused:
         return f"Jira does not let us create issues in {project_key} — {FIX}"
     if isinstance(error, JiraNotFound):
         return _field_problem("project", project_key=project_key, issue_type=issue_type, names=names)

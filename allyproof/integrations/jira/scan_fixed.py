@@ -12,10 +12,9 @@ import datetime as dt
 import logging
 
 from allyproof.core import clock
-from allyproof.monitoring.events import ViolationsFixed
 from allyproof.monitoring.models import Scan, Violation
 
-from . import content
+from . import content, status_category
 from .client import JiraClient
 from .connection import connection_current
 from .errors import JiraError
@@ -25,18 +24,8 @@ log = logging.getLogger(__name__)
 ECHO_WINDOW = dt.timedelta(minutes=15)  # webhooks arrive within seconds; retries within minutes
 
 
-def on_violations_fixed(event: ViolationsFixed) -> None:
-    """Receiver of monitoring's event (already after commit): hand the work to the queue."""
-    from .tasks import scan_fixed_task
-
-    scan_fixed_task(event.scan_id, list(event.violation_ids))
-
-
 def _done_transition(client: JiraClient, key: str) -> dict | None:
-    for transition in client.get_transitions(key):
-        if ((transition.get("to") or {}).get("statusCategory") or {}).get("key") == "done":
-            return transition
-    return None
+    return status_category.transition_into(client.get_transitions(key), status_category.DONE)
 
 
 def _tell(client: JiraClient, connection: JiraConnection, link: JiraLink, scan: Scan, move_to_done: bool) -> None:

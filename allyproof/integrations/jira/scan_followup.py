@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -20,29 +20,26 @@ from allyproof.core import clock
 from allyproof.monitoring.events import ScanCompleted
 from allyproof.monitoring.models import Site
 
-from . import autopush, content
+from . import autopush, content, status_category
 from .client import JiraClient
 from .connection import connection_current
 from .errors import JiraError
+from .jobs import heartbeat_stale
 from .models import DetectedAgainComment, JiraConnection, JiraLink, OutboundWrite, ScanFollowUp, SiteSyncRule
 from .sync_log import sync_log_write
 
 log = logging.getLogger(__name__)
-TODO_CATEGORY = "new"
 
 
-def on_scan_completed(event: ScanCompleted) -> None:
-    """Receiver of monitoring's event (already after commit): one row per scan, then the queue."""
-    from .tasks import scan_followup_task
-
+def scan_followup_record(*, event: ScanCompleted) -> ScanFollowUp | None:
+    """One row per scan (the receiver queues it); None when the same scan was announced before."""
     try:
-        row = ScanFollowUp.objects.create(scan_id=event.scan_id, site_id=event.site_id,
-                                          new_violation_ids=list(event.new_violation_ids),
-                                          reopened_violation_ids=list(event.reopened_violation_ids),
-                                          created_at=clock.now())
+        return ScanFollowUp.objects.create(scan_id=event.scan_id, site_id=event.site_id,
+                                           new_violation_ids=list(event.new_violation_ids),
+                                           reopened_violation_ids=list(event.reopened_violation_ids),
+                                           created_at=clock.now())
     except IntegrityError:
-        return  # the same scan announced twice: its row exists already
-    scan_followup_task(row.pk)
+        return None
 
 
 def _marker(scan_id: int) -> str:
@@ -68,14 +65,13 @@ def _already_posted(client: JiraClient, link: JiraLink, scan_id: int) -> str:
 
 
 def _reopen_in_jira(client: JiraClient, connection: JiraConnection, link: JiraLink) -> str:
-    todo = [t for t in client.get_transitions(link.issue_key)
-            if ((t.get("to") or {}).get("statusCategory") or {}).get("key") == TODO_CATEGORY]
-    if not todo:
+    todo = status_category.transition_into(client.get_transitions(link.issue_key), status_category.TODO)
+    if todo is None:
         return "no transition to a To Do-category status is available"
-    client.transition_issue(link.issue_key, str(todo[0]["id"]))
+    client.transition_issue(link.issue_key, str(todo["id"]))
     OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="transition",
-                                 jira_id=str(todo[0]["id"]), created_at=clock.now())
-    return f"moved {link.issue_key} to {todo[0].get('to', {}).get('name', 'To Do')}"
+                                 jira_id=str(todo["id"]), created_at=clock.now())
+    return f"moved {link.issue_key} to {todo.get('to', {}).get('name', 'To Do')}"
 
 
 def detected_again_one(*, link: JiraLink, scan_id: int, connection: JiraConnection, client: JiraClient,
@@ -119,7 +115,7 @@ def _detected_again(row: ScanFollowUp, connection: JiraConnection, client: JiraC
 
 
 def _claim(followup_id: int) -> ScanFollowUp | None:
-    stale = clock.now() - dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds)
+    stale = clock.now() - heartbeat_stale()
     with transaction.atomic():
         row = ScanFollowUp.objects.select_for_update().filter(pk=followup_id).first()
         if row is None or row.status == ScanFollowUp.Status.DONE:
@@ -155,15 +151,13 @@ def scan_followup_run(*, followup_id: int, client_for) -> bool:
     return True
 
 
-def scan_followups_resume(*, now: dt.datetime | None = None, enqueue=None) -> list[int]:
+def scan_followups_resume(*, enqueue: Callable[[int], None], now: dt.datetime | None = None) -> list[int]:
     """For the sweeper: re-queues rows left pending or whose runner went silent. Returns their ids."""
-    from .tasks import scan_followup_task
-
     now = now or clock.now()
-    stale = now - dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds)
+    stale = now - heartbeat_stale()
     ids = list(ScanFollowUp.objects.filter(
         Q(status=ScanFollowUp.Status.PENDING, created_at__lte=stale)
         | Q(status=ScanFollowUp.Status.RUNNING, heartbeat_at__lte=stale)).values_list("pk", flat=True))
     for pk in ids:
-        (enqueue or scan_followup_task)(pk)
+        enqueue(pk)
     return ids

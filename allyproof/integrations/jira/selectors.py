@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 
 from allyproof.accounts.models import Organization
+from allyproof.core import clock
 from allyproof.core import impact as impacts
+from allyproof.monitoring import wcag
 from allyproof.monitoring.models import Site, Violation
 
-from . import gates
+from . import budget, budget_status, gates
 from .connection import connection_current
+from .jobs import job_progress  # a read that lives in jobs.py for now (pyproject: ignore_imports)
 from .models import JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
-from .push import LIVE, situation
+from .situation import LIVE, claim_fresh, situation
 
 __all__ = ["connection_current", "connection_banner", "sync_rows", "site_block", "violation_button"]
 
@@ -100,9 +104,6 @@ def site_block(*, site: Site) -> dict:
     context["ready_count"] = context["ready"].count()
     context["auto_pending"] = _auto_push_pending(site, rule) if active is None else None
     if active is not None:
-        from . import budget_status
-        from .jobs import job_progress
-
         context["progress"] = job_progress(active)
         context["paused_until"] = budget_status.bulk_paused_until(cloud_id=connection.cloud_id)
         context["expected_finish"] = budget_status.expected_finish(job=active)
@@ -112,10 +113,6 @@ def site_block(*, site: Site) -> dict:
 def _auto_push_pending(site: Site, rule: SiteSyncRule):
     """The latest scan of an auto-push site brought new violations and its auto-push has not started
     yet (the worker checks the project in Jira first): say so, instead of a silent "N ready"."""
-    from django.conf import settings
-
-    from allyproof.core import clock
-
     if not (rule.auto_push and rule.auto_push_since):
         return None
     scan = site.scans.filter(status="completed", completed_at__isnull=False).order_by("-completed_at").first()
@@ -130,8 +127,6 @@ def _auto_push_pending(site: Site, rule: SiteSyncRule):
 
 def job_outcome(*, job: PushJob) -> str:
     """One sentence for the end of a push job: "Pushed 12 to ACME, 1 failed." """
-    from .jobs import job_progress
-
     progress = job_progress(job)
     pushed, failed, skipped = (progress[PushJobItem.Status.PUSHED], progress[PushJobItem.Status.FAILED],
                                progress[PushJobItem.Status.SKIPPED])
@@ -145,8 +140,6 @@ def job_outcome(*, job: PushJob) -> str:
 
 def site_picker(*, site: Site) -> dict:
     """The picker's checklist: every pushable violation with its badge, text, pages and WCAG tags."""
-    from allyproof.monitoring import wcag
-
     context = site_block(site=site)
     if not context["reason"]:
         context["ready"] = list(context["ready"])
@@ -171,8 +164,7 @@ def violation_button(*, violation: Violation) -> dict:
     reason = gates.block_reason(situation(violation=violation, connection=connection, rule=rule, link=link))
     paused_until = None
     if pending_job is not None and connection is not None:
-        from . import budget, budget_status  # a single push spends the headroom: it waits only at zero
-
+        # A single push spends the headroom: it waits only at zero.
         lane = budget.INTERACTIVE if pending_job.kind == PushJob.Kind.SINGLE else budget.BULK
         paused_until = budget_status.bulk_paused_until(cloud_id=connection.cloud_id, lane=lane)
     return {"violation": violation, "link": link, "history": history, "reason": reason, "pending_job": pending_job,
@@ -180,10 +172,4 @@ def violation_button(*, violation: Violation) -> dict:
 
 
 def _in_flight(link: JiraLink) -> bool:
-    from django.conf import settings
-
-    from allyproof.core import clock
-
-    if not link.claim or link.claimed_at is None:
-        return False
-    return (clock.now() - link.claimed_at).total_seconds() < settings.CONFIG.jira_job_stale_seconds
+    return claim_fresh(link, now=clock.now())

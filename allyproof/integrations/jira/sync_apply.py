@@ -15,13 +15,15 @@ from .sync_decision import Decision, Facts, decide
 from .webhook_payload import Observation
 
 log = logging.getLogger(__name__)
+# Resolved by Jira: no person, and the source names the issue ("jira:ACME-12"); reconcile.py reads it too.
+JIRA_SOURCE = "jira:"
 
 
 def _facts(link: JiraLink, violation: Violation, seen: Observation) -> Facts:
     return Facts(
         violation_open=violation.status == Violation.Status.OPEN,
         resolved_by_jira=violation.status == Violation.Status.RESOLVED and not violation.resolved_by_id
-        and violation.resolved_source.startswith("jira:"),
+        and violation.resolved_source.startswith(JIRA_SOURCE),
         opened_at=violation.reopened_at or violation.first_detected_at,
         known_changed_at=link.jira_category_changed_at, category=seen.category, changed_at=seen.changed_at,
     )
@@ -35,7 +37,7 @@ def link_observe(*, link: JiraLink, seen: Observation) -> Decision:
     decision = decide(_facts(link, violation, seen))
     if decision.action == "resolve":
         violation.status, violation.resolved_at = Violation.Status.RESOLVED, clock.now()
-        violation.resolved_by, violation.resolved_source = None, f"jira:{link.issue_key}"
+        violation.resolved_by, violation.resolved_source = None, JIRA_SOURCE + link.issue_key
         violation.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_source"])
     elif decision.action == "reopen":
         violation.status, violation.resolved_at, violation.resolved_source = Violation.Status.OPEN, None, ""

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-DONE = "done"
+from .status_category import DONE
 
 
 @dataclass(frozen=True)

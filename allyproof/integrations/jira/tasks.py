@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import periodic, webhooks
+from . import autopush, inbound_apply, periodic, scan_fixed, webhooks
 from .gateway import client_for
+from .jobs import push_job_run
 from .models import JiraConnection
+from .push import absolute_violation_url
+from .queue import Queue
+from .scan_followup import scan_followup_run
 
 
 @db_task(retries=3, retry_delay=60)
@@ -26,9 +30,6 @@ def webhook_verify_task(connection_id: int) -> None:
 
 @db_task()
 def run_push_job(job_id: int) -> None:
-    from .jobs import push_job_run
-    from .push import absolute_violation_url
-
     push_job_run(job_id=job_id, client_for=client_for, violation_url=absolute_violation_url,
                  park=lambda job, seconds: run_push_job.schedule((job,), delay=seconds))
 
@@ -36,37 +37,32 @@ def run_push_job(job_id: int) -> None:
 @db_task(retries=2, retry_delay=30)
 def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int]) -> None:
     """Kept so tasks queued before scan follow-ups existed still run; new scans use scan_followup_task."""
-    from . import autopush
-
     autopush.scan_completed(site_id=site_id, new_violation_ids=new_violation_ids,
                             reopened_violation_ids=reopened_violation_ids, client_for=client_for)
 
 
 @db_task()
 def scan_followup_task(followup_id: int) -> None:
-    from .scan_followup import scan_followup_run
-
     scan_followup_run(followup_id=followup_id, client_for=client_for)
 
 
 @db_task(retries=2, retry_delay=30)
 def scan_fixed_task(scan_id: int, violation_ids: list[int]) -> None:
-    from . import scan_fixed
-
     scan_fixed.scan_fixed(scan_id=scan_id, violation_ids=violation_ids, client_for=client_for)
 
 
 @db_task(retries=2, retry_delay=5)
 def inbound_apply_task() -> None:
-    from . import inbound_apply
-
     inbound_apply.run()
+
+
+QUEUE = Queue(scan_followup=scan_followup_task)
 
 
 def _scheduled(job: periodic.PeriodicJob):
     """One periodic task per row of periodic.JOBS: the schedule runs what `allyproof_jira_run` runs."""
     def run() -> int:
-        return job.run(organization=None)
+        return job.start(organization=None, queue=QUEUE)
 
     run.__name__ = run.__qualname__ = "jira_" + job.name.replace("-", "_")
     return db_periodic_task(job.schedule(), name=run.__name__)(run)

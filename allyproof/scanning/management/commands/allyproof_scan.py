@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"No site with id {site}.")
         try:
-            run = services.scan_request(site=target, source="command", enqueue=False)
+            run = services.scan_request(site=target, source="command")
         except services.ScanAlreadyRunning as busy:
             raise CommandError(f"A scan of {target.name} is already running (run {busy.run.pk}).") from None
         self.stdout.write(f"Scanning {target.name} ({target.base_url}) ...")

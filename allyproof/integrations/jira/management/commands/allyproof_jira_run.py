@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from allyproof.accounts.models import Organization
-from allyproof.integrations.jira import periodic
+from allyproof.integrations.jira import periodic, tasks
 
 
 class Command(BaseCommand):
@@ -30,6 +30,6 @@ class Command(BaseCommand):
             organization = Organization.objects.filter(slug=org).first()
             if organization is None:
                 raise CommandError(f"No organization with the slug {org!r}.")
-        count = row.run(organization=organization)
+        count = row.start(organization=organization, queue=tasks.QUEUE)
         where = f" for {organization.slug}" if organization else ""
         self.stdout.write(f"{row.name}{where}: {row.done.format(n=count)}")
