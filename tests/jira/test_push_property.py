@@ -350,7 +350,8 @@ def test_push_path_keeps_its_promises_under_random_faults(world):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fault", [{"kind": "drop_response_after_commit"}, {"kind": "late_commit", "commit_after": 20}])
+@pytest.mark.parametrize("fault", [{"kind": "drop_response_after_commit"}, {"kind": "late_commit", "commit_after": 20},
+                                   {"kind": "commit_then_unreadable"}, {"kind": "commit_then_error", "status": 500}])
 def test_a_fixed_schedule_jira_committed_and_search_trails_by_minutes(world, fault):
     """One schedule the `ci` profile's random ones may miss, run through the same machine and checks:
     Jira committed the create but we did not see it, and search trails by two minutes, so the early first
