@@ -59,6 +59,9 @@ class Config:
     # label searches spread over the search-lag window after that found nothing.
     jira_commit_window_seconds: int = 300
     jira_search_lag_seconds: int = 600
+    # The first label search after an unknown outcome is due this long after the send (capped at the
+    # commit window): sent at once it mostly misses, because Jira's search trails its writes by seconds.
+    jira_first_look_seconds: int = 5
     jira_http_timeout_seconds: float = 15.0
     jira_push_wait_ms: int = 2000  # how long the violation page's Push to Jira waits before "Pushing…"
     jira_sync_log_days: int = 90
@@ -235,6 +238,7 @@ def _atlassian_and_jira(env: dict[str, str], problems: list[str]) -> dict[str, A
         jira_job_stale_seconds=_int(env, "JIRA_JOB_STALE_SECONDS", 120, problems, minimum=1),
         jira_commit_window_seconds=_int(env, "JIRA_COMMIT_WINDOW_SECONDS", 300, problems),
         jira_search_lag_seconds=_int(env, "JIRA_SEARCH_LAG_SECONDS", 600, problems),
+        jira_first_look_seconds=_int(env, "JIRA_FIRST_LOOK_SECONDS", 5, problems),
         jira_http_timeout_seconds=float(_int(env, "JIRA_HTTP_TIMEOUT_SECONDS", 15, problems, minimum=1)),
         jira_push_wait_ms=_int(env, "JIRA_PUSH_WAIT_MS", 2000, problems),
         jira_sync_log_days=_int(env, "JIRA_SYNC_LOG_DAYS", 90, problems, minimum=1),

@@ -111,8 +111,10 @@ def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, 
     assert link.outcome_unknown and link.status == JiraLink.Status.CREATING and not link.claim
     assert link.state == "checking"
     windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
-    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_commit_window_seconds,
+    # The first look is due a few seconds after the send (search trails writes), not sent at once.
+    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_first_look_seconds,
                                                               abs=0.001)  # a timestamp: relative 1e-6 is half an hour
+    assert not [r for r in sandbox.requests if r.path.endswith("/search/jql")]
     result, _ = push_until_settled(violation, connected, sandbox)
     assert len(issues_labelled(sandbox, result.link.label)) == 1  # whatever Jira did, one issue
     if fault["kind"] in ("timeout", "error", "reset"):  # nothing was committed: created again, but only now
@@ -123,6 +125,54 @@ def test_unknown_outcome_waits_out_the_windows_before_creating_again(violation, 
         assert sandbox.requests.index(searches[-1]) < sandbox.requests.index(creates(sandbox)[-1])
     else:  # Jira committed it: found by label, never created twice
         assert not result.created and len(creates(sandbox)) == 1
+
+
+def test_the_first_look_waits_a_few_seconds_then_finds_a_lost_create_with_one_search(violation, connected,
+                                                                                    sandbox, settings):
+    """A dropped answer: the first label search is due JIRA_FIRST_LOOK_SECONDS after the send, when Jira's
+    search (3 s behind here) has caught up; sent at once it would only miss. One search finds the issue."""
+    sandbox.set_search_lag(None, 3)
+    sent = sandbox.clock.now()
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as checking:
+        do_push(violation, connected, sandbox)
+    assert checking.value.until.timestamp() == pytest.approx(sent + settings.CONFIG.jira_first_look_seconds, abs=0.001)
+    assert JiraLink.objects.get(violation=violation).state == "checking"
+    searches = lambda: [r for r in sandbox.requests if r.path.endswith("/search/jql")]  # noqa: E731
+    assert not searches()
+    sandbox.clock.advance(checking.value.until.timestamp() - sandbox.clock.now())
+    result = do_push(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1"
+    assert len(searches()) == 1 and len(creates(sandbox)) == 1
+
+
+class SlowCreates:
+    """A client whose create comes back only after our 15 s timeout (the sandbox clock moves meanwhile)."""
+
+    def __init__(self, client, sandbox, seconds):
+        self._client, self._sandbox, self._seconds = client, sandbox, seconds
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        try:
+            return self._client.create_issue(body)
+        finally:
+            self._sandbox.clock.advance(self._seconds)
+
+
+def test_a_create_that_timed_out_after_the_first_look_is_due_is_looked_for_at_once(violation, connected, sandbox):
+    """Jira commits 1 s after the send; our client gives up at 15 s, later than the first look is due: the
+    same attempt searches at once and finds it (no "Checking Jira…", no wait, no second create)."""
+    sandbox.set_search_lag(None, 0)  # the sandbox runs a held commit at its next request: no lag on top
+    sandbox.faults.add(kind="late_commit", commit_after=1, method="POST", path=r"/rest/api/3/issue$")
+    result = push.violation_push(violation=violation, connection=connected,
+                                 client=SlowCreates(client_for(connected, gate=NoGate()), sandbox, 15),
+                                 violation_url=push.absolute_violation_url(violation))
+    assert result.created  # our own create made it: found by the look in the same attempt
+    assert result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
+    assert len([r for r in sandbox.requests if r.path.endswith("/search/jql")]) == 1
 
 
 def test_a_refusal_after_an_unknown_outcome_leaves_nothing_outstanding(violation, connected, sandbox):

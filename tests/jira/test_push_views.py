@@ -197,7 +197,11 @@ def test_watching_a_finished_job_says_what_happened_in_place(client, acme, membe
 @pytest.mark.django_db(transaction=True)
 def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(client, acme, member_user, sandbox,
                                                                              huey_immediate):
-    """A web process that died mid-create leaves a reservation and maybe an issue: pushing again finds it."""
+    """A web process that died mid-create a minute ago leaves a reservation and maybe an issue: pushing
+    again finds it. (Had it died this instant, the first label search would be due a few seconds later,
+    JIRA_FIRST_LOOK_SECONDS, and the button would say "Checking Jira…" until then.)"""
+    import datetime as dt
+
     from allyproof.core import clock
     from allyproof.integrations.jira import push
 
@@ -205,7 +209,8 @@ def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(clie
     connection = acme.organization.jira_connections.get()
     key = push.dedupe_key(organization_id=connection.organization_id, cloud_id=connection.cloud_id, violation=violation)
     link = JiraLink.objects.create(organization=acme.organization, violation=violation, cloud_id=connection.cloud_id,
-                                   dedupe_key=key, project_key="ACME", created_at=clock.now(), outcome_unknown=True)
+                                   dedupe_key=key, project_key="ACME", created_at=clock.now() - dt.timedelta(minutes=1),
+                                   outcome_unknown=True)
     sandbox.create_issue(None, "ACME", "created before the crash", "Bug", labels=[link.label])
     client.force_login(member_user)
     page = client.get(reverse("violation_detail", args=[acme.pk, violation.pk])).content.decode()

@@ -111,8 +111,11 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
             raise PushInProgress("This violation is being pushed to Jira right now.")
         # A crashed, failed or waiting attempt left the reservation: take it over. Its sent_at says
         # whether a create may be outstanding; the protocol decides what this attempt may do.
+        # A reservation marked unsure before sent_at existed: its create left when it was last claimed.
+        # Stored now, before this takeover's claim time overwrites that.
+        link.sent_at = _sent_at(link)
         link.claim, link.claimed_at = claim, now
-        link.save(update_fields=["claim", "claimed_at"])
+        link.save(update_fields=["claim", "claimed_at", "sent_at"])
         return link
 
 
@@ -244,7 +247,7 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
         log.warning("jira.push.outcome_unknown violation=%s link=%s", violation.pk, link.pk)
         link.after_unknown = True
         link.save(update_fields=["after_unknown"])
-        return _check_unknown(client, link, windows)  # the first look, right away; PushChecking when unseen
+        return _check_unknown(client, link, windows)  # the first look if due (after a timeout), else PushChecking
     except JiraError:
         _known_failure(link)
         raise
