@@ -49,8 +49,16 @@ def test_a_429_is_read_in_every_spelling(headers, reason, retry_after):
                       idempotent=False)
     assert (error.reason, error.retry_after) == (reason, retry_after)
     assert error.reset_at == dt.datetime(2026, 3, 20, 15, tzinfo=dt.UTC)
-    if reason == "jira-quota-global-based":  # a refused quota is empty, though no policy header says so
-        assert rl.read(httpx.Headers(headers), status=429).pools["global-app-quota"].remaining == 0
+    if reason == "jira-quota-global-based":  # Jira said when to retry: the pause holds us, the pool is not emptied
+        assert "global-app-quota" not in rl.read(httpx.Headers(headers), status=429).pools
+
+
+@pytest.mark.parametrize("reason", ["jira-quota-global-based", "jira-quota-tenant-based"])
+def test_a_refused_quota_without_retry_after_is_empty_to_the_reset(reason):
+    headers = httpx.Headers({"RateLimit-Reason": reason, "X-RateLimit-Reset": "2026-03-20T15:00:00Z"})
+    pool = rl.QUOTA_REASONS[reason]
+    assert rl.read(headers, status=429).pools[pool].remaining == 0
+    assert pool not in rl.read(httpx.Headers({**headers, "Retry-After": "2"}), status=429).pools
 
 
 # --- decisions ---------------------------------------------------------------------------------------
