@@ -329,6 +329,11 @@ class SyncBack(RuleBasedStateMachine):
         """Webhook bodies without statuscategorychangedate: only the changelog tells a status change."""
         self.sb.cfg.sites[0].webhooks_omit_status_change_date = on
 
+    @rule(on=st.booleans())
+    def jira_search_leaves_missing_keys_out(self, on):
+        """Search answers without a deleted key instead of refusing the query (Jira has done both)."""
+        self.sb.cfg.sites[0].search_omits_missing_keys = on
+
     @rule()
     def deliver(self):
         self.sb.deliver_pending()
@@ -547,12 +552,14 @@ NAMED_SCHEDULES = {
         ("deliver", {})],
     # An issue deleted while its deletion delivery is lost.
     "a deletion whose delivery is lost": [
+        ("jira_search_leaves_missing_keys_out", {"on": True}),
         ("delivery_fault", {"kind": "drop", "seconds": 30}),
         ("delete_in_jira", {"index": 2}),
         ("deliver", {})],
     # The same after a person resolved the violation: the half-hourly run no longer asks about it.
     "a deletion behind a person's resolution, its delivery lost": [
         ("person_resolves", {"index": 5}),
+        ("jira_search_leaves_missing_keys_out", {"on": True}),
         ("delivery_fault", {"kind": "drop", "seconds": 30}),
         ("delete_in_jira", {"index": 5}),
         ("deliver", {})],
