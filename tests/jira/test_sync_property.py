@@ -7,6 +7,7 @@ webhook expiry, a second organization on the same site and account, disconnect a
 Once settled (every delivery made, registrations healed, reconciliation run), the promises hold:
 - a linked violation is resolved by Jira iff its issue is now in a Done-category status and entered
   it after the violation's last reopen (by a scan or a person); a Done after the reopen resolves it;
+- every live link's issue exists (whoever resolved the violation: its page says "In Jira: KEY");
 - no change is lost or doubled: every delivery that reached us left a record, and of all the deliveries
   of one change (doubled, or redelivered late under a new identifier) exactly one was taken as new, the
   others as duplicates, so two changes in one millisecond are both taken;
@@ -14,6 +15,9 @@ Once settled (every delivery made, registrations healed, reconciliation run), th
   once settled, another round of deliveries and reconciliation writes nothing to Jira;
 - no scan comments twice on one issue;
 - every connection's registration matches its rules, and touches no other connection's.
+
+NAMED_SCHEDULES (at the end) run one short schedule per promise through the same machine and checks, in
+every profile: a few random schedules do not reliably build any one of them.
 
 Profiles (ALLYPROOF_HYPOTHESIS_PROFILE): "ci" (the default: derandomized, 6 schedules of 20 steps) and
 "long" (random, ALLYPROOF_PROPERTY_EXAMPLES schedules, 2,000 unless told), run by bench/sync_property.sh;
