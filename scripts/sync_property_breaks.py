@@ -59,6 +59,7 @@ for name in chosen:
         for f, text in originals.items():
             f.write_text(text)
     errors = [line[4:] for line in run.stdout.splitlines() if line.startswith("E   ") and "Error" in line]
-    failed = [line[7:].split(" - ")[0].split("::")[-1] for line in run.stdout.splitlines() if line.startswith("FAILED ")]
+    failed = [line[7:].split(" - ")[0].split("::")[-1] for line in run.stdout.splitlines()
+              if line.startswith("FAILED ")]
     print(("CAUGHT " if run.returncode else "MISSED ") + name + (f" by {failed[0]}" if failed else "")
           + (": " + errors[0][:200] if errors else ""), flush=True)
