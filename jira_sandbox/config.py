@@ -81,6 +81,9 @@ class Site:
     confluence: bool = False
     # Jira has answered a search naming a deleted key both ways: 400 for the whole query, or the other keys.
     search_omits_missing_keys: bool = False
+    # Webhook bodies in the older shape, without `statuscategorychangedate` (search and GET still send it):
+    # a receiver must then read the status change from the changelog, and nothing else.
+    webhooks_omit_status_change_date: bool = False
 
 
 @dataclass

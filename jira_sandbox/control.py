@@ -129,14 +129,17 @@ def act_on_issue(sb: Sandbox, req: Request) -> Response:
 
 def site_options(sb: Sandbox, req: Request) -> Response:
     """Per-site behaviour switches: {"search_omits_missing_keys": true} makes search leave a missing
-    key out of its answer instead of refusing the whole query with 400 (Jira has done both)."""
+    key out of its answer instead of refusing the whole query with 400 (Jira has done both);
+    {"webhooks_omit_status_change_date": true} sends webhook bodies without statuscategorychangedate."""
     b = _body(req)
     site = sb.cfg.site(req.params["cloud"])
     if site is None:
         return error_collection(404, [f"No site with cloud id {req.params['cloud']}"])
-    if "search_omits_missing_keys" in b:
-        site.search_omits_missing_keys = bool(b["search_omits_missing_keys"])
-    return json_response({"search_omits_missing_keys": site.search_omits_missing_keys})
+    for name in ("search_omits_missing_keys", "webhooks_omit_status_change_date"):
+        if name in b:
+            setattr(site, name, bool(b[name]))
+    return json_response({"search_omits_missing_keys": site.search_omits_missing_keys,
+                          "webhooks_omit_status_change_date": site.webhooks_omit_status_change_date})
 
 
 def search_lag(sb: Sandbox, req: Request) -> Response:

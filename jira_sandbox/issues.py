@@ -230,6 +230,8 @@ class IssueService:
             # "the same shape returned from the Jira REST API ... with NO expand"; self uses /rest/api/2/.
             "issue": self.to_json(event.issue, api="2"),
         }
+        if site.webhooks_omit_status_change_date:
+            body["issue"]["fields"].pop("statuscategorychangedate", None)
         if event.event_type_name:
             body["issue_event_type_name"] = event.event_type_name
         if event.changelog:

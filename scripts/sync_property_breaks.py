@@ -31,6 +31,8 @@ BREAKS = {  # name: [(file, text, replacement), ...]
          "    except JiraNotFound:\n        return\n        link_mark_deleted(link=link)"),
         (J + "status_sync.py", "    link_mark_deleted(link=link)\n    return Handled(InboundEvent.Outcome.APPLIED",
          "    return Handled(InboundEvent.Outcome.APPLIED")],
+    "the daily run never asks about links a person or a scan resolved": [(J + "reconcile.py",
+        "    links = _history_links(connection)\n", "    links = []\n")],
     # Both guards: a finished follow-up is not run again, and each (link, scan) comments once. Either
     # alone keeps the promise in these schedules (the per-link guard matters after a crash mid-run).
     "a second run of a scan's follow-up comments again": [(J + "scan_followup.py",
@@ -40,7 +42,7 @@ BREAKS = {  # name: [(file, text, replacement), ...]
         'return [hook for hook in client.list_webhooks() if hook.get("url") == url]',
         "return list(client.list_webhooks())")],
 }
-TEST = ["tests/jira/test_sync_property.py", "-x", "-q", "-p", "no:randomly", "-p", "no:logging", "--tb=short"]
+TEST = ["tests/jira/test_sync_property.py", "-x", "-q", "-rf", "-p", "no:randomly", "-p", "no:logging", "--tb=short"]
 chosen = sys.argv[1:] or list(BREAKS)
 for name in chosen:
     originals = {}
@@ -57,4 +59,7 @@ for name in chosen:
         for f, text in originals.items():
             f.write_text(text)
     errors = [line[4:] for line in run.stdout.splitlines() if line.startswith("E   ") and "Error" in line]
-    print(("CAUGHT " if run.returncode else "MISSED ") + name + (": " + errors[0][:200] if errors else ""), flush=True)
+    failed = [line[7:].split(" - ")[0].split("::")[-1] for line in run.stdout.splitlines()
+              if line.startswith("FAILED ")]
+    print(("CAUGHT " if run.returncode else "MISSED ") + name + (f" by {failed[0]}" if failed else "")
+          + (": " + errors[0][:200] if errors else ""), flush=True)

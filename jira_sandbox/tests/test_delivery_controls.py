@@ -107,10 +107,25 @@ def test_search_can_leave_a_missing_key_out_instead_of_refusing(h, sb, tokens):
     assert h.api("POST", "search/jql", tokens, json={"jql": jql, "fields": ["status"]}).status_code == 400
     cloud = sb.cfg.sites[0].cloud_id
     assert h.client.post(f"/_sandbox/sites/{cloud}/options", json={"search_omits_missing_keys": True}).json() == {
-        "search_omits_missing_keys": True}
+        "search_omits_missing_keys": True, "webhooks_omit_status_change_date": False}
     found = h.api("POST", "search/jql", tokens, json={"jql": jql, "fields": ["status"]})
     assert found.status_code == 200 and [i["key"] for i in found.json()["issues"]] == [a]
     assert h.client.post("/_sandbox/sites/nope/options", json={}).status_code == 404
+
+
+def test_webhook_bodies_can_come_in_the_older_shape_without_the_category_change_time(h, sb, tokens, rx):
+    key = h.create(tokens).json()["key"]
+    register(h, tokens, hook())
+    cloud = sb.cfg.sites[0].cloud_id
+    assert h.client.post(f"/_sandbox/sites/{cloud}/options", json={"webhooks_omit_status_change_date": True}).json(
+        )["webhooks_omit_status_change_date"] is True
+    sb.transition_issue(None, key, "Done")
+    sb.deliver_pending()
+    body = _bodies(rx)[0]
+    assert "statuscategorychangedate" not in body["issue"]["fields"]
+    assert any(i["field"] == "status" for i in body["changelog"]["items"])  # the changelog still tells
+    fetched = h.api("GET", f"issue/{key}", tokens).json()["fields"]
+    assert fetched["statuscategorychangedate"] == jira_time(sb.clock.now())  # only webhooks drop it
 
 
 def test_bad_delivery_faults_are_refused(h):

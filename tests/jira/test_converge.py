@@ -8,7 +8,8 @@ import pytest
 from allyproof.core import clock
 from allyproof.integrations.jira import converge, push
 from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import JiraConnection, JiraLink, OutboundWrite, RepairedDuplicate
+from allyproof.integrations.jira.models import (JiraConnection, JiraLink, JiraSyncLog, OutboundWrite,
+                                                RepairedDuplicate)
 from tests.jira.conftest import NoGate
 from tests.jira.test_push import do_push, push_until_settled
 
@@ -59,6 +60,9 @@ def test_a_duplicate_jira_made_anyway_is_linked_closed_and_recorded(violation, c
     assert set(OutboundWrite.objects.filter(issue_key=duplicate).values_list("kind", flat=True)) >= {
         "link", "comment", "transition"}
     assert settle(sandbox, connected, 2000) == 0  # nothing left to repair, nothing repaired twice
+    (line,) = JiraSyncLog.objects.filter(code="duplicate_repaired", violation=violation)  # on the violation's page
+    assert line.message == (f"{duplicate} was a second issue for this violation: commented that it duplicates {kept}; "
+                            "linked it as a duplicate; moved it to Done")
 
 
 def test_without_a_duplicate_link_type_a_comment_names_the_kept_key(violation, connected, sandbox):

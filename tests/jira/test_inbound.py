@@ -225,3 +225,18 @@ def test_after_disconnect_events_change_nothing(linked, sandbox, client):
     sandbox.deliver_pending()  # the webhook is gone at Jira: nothing is even sent
     linked.refresh_from_db()
     assert linked.status == Violation.Status.OPEN
+
+
+def test_an_event_we_do_not_act_on_about_our_issue_is_on_the_violations_log(linked, client, connected):
+    hooks = connected.webhook_ids
+    response = post(client, {"webhookEvent": "comment_created", "timestamp": 3,
+                             "issue": {"id": linked_issue_id(linked), "key": "ACME-1",
+                                       "self": "https://demo-agency.atlassian.net/rest/api/2/issue/10000"},
+                             "comment": {"id": "77"}, "matchedWebhookIds": hooks}, token=signed(), identifier="c")
+    assert response.json() == {"outcome": "ignored", "code": "not_acted_on"}
+    line = JiraSyncLog.objects.get(identifier="c")
+    assert (line.violation_id, line.message) == (linked.pk, "ignored: not an event we act on")
+
+
+def linked_issue_id(violation):
+    return JiraLink.objects.get(violation=violation).issue_id

@@ -37,7 +37,7 @@ def test_list_names_every_job_with_its_schedule():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("args", "message"), [
-    (("nope",), "No periodic job 'nope'. Jobs: reconcile, webhook-refresh, sweep, wipe-handshakes, scan-followups, webhook-heal, sync-log-prune, converge, inbound-apply (or `list`)."),
+    (("nope",), "No periodic job 'nope'. Jobs: reconcile, webhook-refresh, sweep, wipe-handshakes, scan-followups, webhook-heal, sync-log-prune, reconcile-history, converge, inbound-apply (or `list`)."),
     (("sweep", "--org", "demo-agency"), "sweep runs for every organization at once; run it without --org."),
     (("reconcile", "--org", "no-such-org"), "No organization with the slug 'no-such-org'."),
 ])
@@ -90,7 +90,7 @@ def test_the_schedule_is_the_table():
     """tasks.py schedules exactly the table's rows, at the table's times, running the table's functions."""
     assert list(tasks.PERIODIC) == [job.name for job in periodic.JOBS]
     registered = {task_class.__name__ for task_class in HUEY._registry._periodic_tasks}
-    due_at_half_past = {"reconcile": True, "webhook-refresh": False, "sweep": True, "wipe-handshakes": True,
+    due_at_half_past = {"reconcile": True, "reconcile-history": False, "webhook-refresh": False, "sweep": True, "wipe-handshakes": True,
                         "converge": True, "scan-followups": True, "webhook-heal": True, "sync-log-prune": False, "inbound-apply": True}
     for job in periodic.JOBS:
         wrapper = tasks.PERIODIC[job.name]

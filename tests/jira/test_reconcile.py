@@ -1,10 +1,13 @@
 """Reconciliation applies what lost webhooks would have: Done resolves, deleted frees the link."""
 
+import pytest
+
 from allyproof.integrations.jira import push, reconcile
 from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import JiraLink
-from allyproof.integrations.jira.tasks import reconcile_all
+from allyproof.integrations.jira.models import JiraLink, JiraSyncLog
+from allyproof.integrations.jira.tasks import reconcile_all, reconcile_history_daily
 from allyproof.monitoring.models import Violation
+from allyproof.monitoring.services import violation_resolve
 from tests.jira.conftest import NoGate
 
 
@@ -35,3 +38,42 @@ def test_batches_use_one_bounded_search(acme, connected, sandbox):
     searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
     assert [s.body["jql"] for s in searches] == ["key IN (ACME-1, ACME-2, ACME-3)", "key IN (ACME-4)"]
     assert all(s.body["fields"] == ["status", "statuscategorychangedate"] for s in searches)
+
+
+@pytest.mark.parametrize("search_omits_missing_keys", [False, True])
+def test_a_deleted_issue_behind_a_person_or_scan_resolution_is_noticed_once_a_day(acme, connected, sandbox, admin_user,
+                                                                                  search_omits_missing_keys):
+    """Such a link still says "In Jira: KEY" on the violation's page, so it must not outlive its issue."""
+    sandbox.cfg.site(connected.cloud_id).search_omits_missing_keys = search_omits_missing_keys
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1, ACME-2, ACME-3
+    by_person = Violation.objects.get(rule_id="image-alt")
+    by_scan = Violation.objects.get(rule_id="color-contrast")
+    violation_resolve(violation=by_person, by=admin_user)
+    violation_resolve(violation=by_scan, source="scan:7")
+    sandbox.delete_issue(None, "ACME-1")  # no webhook registered here: the deletion is never delivered
+    sandbox.delete_issue(None, "ACME-2")
+    sandbox.transition_issue(None, "ACME-3", "Done")
+    client = client_for(connected, gate=NoGate())
+    assert reconcile.reconcile(connection=connected, client=client).deleted == 0  # the half-hourly run skips them
+    assert reconcile_history_daily.call_local() == 2
+    states = {link.issue_key: (link.status, link.violation.status, link.violation.resolved_by_id)
+              for link in JiraLink.objects.select_related("violation")}
+    assert states == {"ACME-1": ("deleted", "resolved", admin_user.pk), "ACME-2": ("deleted", "resolved", None),
+                      "ACME-3": ("linked", "resolved", None)}  # each resolution kept as it was
+    assert Violation.objects.get(rule_id="color-contrast").resolved_source == "scan:7"
+    assert JiraSyncLog.objects.filter(code="issue_deleted", violation=by_person).exists()  # on its page
+    assert JiraSyncLog.objects.filter(code="history_run", message__contains="2 deleted").exists()
+
+
+def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandbox, admin_user):
+    push_all(acme, connected, ["image-alt", "color-contrast"])
+    resolved, still_open = Violation.objects.get(rule_id="image-alt"), Violation.objects.get(rule_id="color-contrast")
+    violation_resolve(violation=resolved, by=admin_user)
+    sandbox.transition_issue(None, "ACME-1", "To Do")
+    sandbox.transition_issue(None, "ACME-2", "Done")  # the open one is the half-hourly run's, not this one's
+    caught = reconcile.reconcile_history(connection=connected, client=client_for(connected, gate=NoGate()))
+    assert (caught.deleted, caught.resolved, caught.reopened) == (0, 0, 0)
+    assert {v.rule_id: v.status for v in Violation.objects.filter(pk__in=[resolved.pk, still_open.pk])} == {
+        "image-alt": "resolved", "color-contrast": "open"}
+    searches = [r.body["jql"] for r in sandbox.requests if r.path.endswith("/search/jql")]
+    assert searches == ["key IN (ACME-1)"]  # only the history link was asked about

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import autopush, push, scan_fixed, webhooks
+from allyproof.integrations.jira import autopush, push, scan_fixed, scan_followup, webhooks
 from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, SiteSyncRule
+from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, ScanFollowUp, SiteSyncRule
+from allyproof.integrations.jira.sync_log import sync_log_for_violation
 from allyproof.monitoring import events
 from allyproof.monitoring.models import Violation
 from tests import factories
@@ -123,3 +124,34 @@ def test_admins_choose_what_fixed_does_in_jira(site, pushed, client, member_user
     client.force_login(member_user)
     assert "When a scan no longer finds" not in client.get(f"/sites/{site.pk}/").content.decode()
     assert client.post(f"/sites/{site.pk}/jira/fixed-action/", {"fixed_action": "comment"}).status_code == 403
+
+
+def test_the_violation_page_tells_every_exchange_with_jira_in_words(site, pushed, sandbox, client, connected,
+                                                                   django_capture_on_commit_callbacks):
+    """Issue 9's "done when": every outbound write and every delivery about the violation has a line."""
+    sandbox.faults.add_delivery(kind="duplicate")
+    sandbox.transition_issue(None, "ACME-1", "In Progress")  # delivered twice
+    sandbox.deliver_pending()
+    fixed_scan(site, django_capture_on_commit_callbacks)  # our "fixed" comment, then its echo
+    sandbox.deliver_pending()
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = factories.ingest(site, [page(A, "image-alt")], scanned_at=clock.now())  # found again
+    row = ScanFollowUp.objects.get(scan_id=scan.pk)
+    assert scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+    sandbox.deliver_pending()  # the echo of "detected again"
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    rows = sync_log_for_violation(violation_id=pushed.pk, organization_id=site.organization_id)
+    outbound = [r for r in rows if r["direction"] == "To Jira"]
+    inbound = [r for r in rows if r["direction"] == "From Jira"]
+    writes = OutboundWrite.objects.filter(cloud_id=connected.cloud_id, issue_key="ACME-1")
+    assert sorted(r["code"] for r in outbound) == ["detected_again", "fixed_by_scan", "issue_created"]
+    assert writes.count() == len(outbound)  # one line per write: the creation and the two comments
+    reached_us = [a for a in sandbox.deliveries if a.issue_key == "ACME-1" and a.status in (200, 202)]
+    assert len(reached_us) == len(inbound) == 5  # In Progress twice, two echoes, Done
+    page_text = client.get(f"/sites/{site.pk}/violations/{pushed.pk}/").content.decode()
+    for line in rows:
+        assert line["message"].replace("\u201c", "&ldquo;").replace("\u201d", "&rdquo;") in page_text \
+            or line["message"] in page_text, line
+    assert "ignored: this change was already received" in page_text
+    assert "ignored: our own comment" in page_text and "resolved: the issue entered Done (ACME-1)" in page_text

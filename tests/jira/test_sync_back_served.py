@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import httpx
+import jwt
 import pytest
 from django.conf import settings
 from django.db import connection as db
@@ -137,3 +138,19 @@ def test_stale_done_same_millisecond_and_silent_deletion_over_http(served):
     caught = reconcile.reconcile(connection=world["connection"], client=client_for(world["connection"], gate=NoGate()))
     assert caught.deleted == 1
     assert JiraLink.objects.get(violation=violation).status == JiraLink.Status.DELETED
+
+
+def test_a_refused_delivery_over_http_leaves_a_trace(served, live_server):
+    """Case 8: a token signed with the wrong client secret is answered 401 and logged with its reason."""
+    world = served
+    forged = jwt.encode({"iss": "not-atlassian", "iat": int(dt.datetime.now(dt.UTC).timestamp())}, "a-wrong-secret",
+                        algorithm="HS256")
+    response = httpx.post(webhooks.webhook_url(world["connection"]), content=b'{"webhookEvent": "jira:issue_updated"}',
+                          headers={"Authorization": f"Bearer {forged}", "Content-Type": "application/json",
+                                   "X-Atlassian-Webhook-Identifier": "forged-1"}, timeout=10)
+    assert response.status_code == 401
+    line = JiraSyncLog.objects.get(identifier="forged-1")
+    assert (line.direction, line.outcome, line.connection_id) == ("inbound", "refused", world["connection"].pk)
+    assert response.json() == {"error": line.code, "detail": line.message}
+    assert forged not in line.message and "InvalidSignatureError" in line.message  # the reason, never the token
+    assert not InboundEvent.objects.filter(identifier="forged-1").exists()  # refused: nothing to apply

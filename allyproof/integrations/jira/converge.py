@@ -24,6 +24,7 @@ from .client import JiraClient
 from .errors import JiraError
 from .models import JiraConnection, JiraLink, OutboundWrite, RepairedDuplicate
 from .push import find_by_label
+from .sync_log import sync_log_write
 
 log = logging.getLogger(__name__)
 DUPLICATE = "Duplicate"
@@ -97,6 +98,11 @@ def _repair(duplicate: str, kept: str, *, link: JiraLink, connection: JiraConnec
     except IntegrityError:
         return 0  # another runner recorded the same repair
     log.warning("jira.converge.repaired duplicate=%s kept=%s", duplicate, kept)
+    sync_log_write(direction="outbound", outcome="written", code="duplicate_repaired",
+                   message=f"{duplicate} was a second issue for this violation: commented that it duplicates {kept}"
+                   + ("; linked it as a duplicate" if duplicate_type else "")
+                   + ("; moved it to Done" if closed else "; no move to Done was available"),
+                   connection=connection, violation_id=link.violation_id, issue_key=duplicate)
     return 1
 
 

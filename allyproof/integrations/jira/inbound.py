@@ -186,8 +186,10 @@ def _accept(connection: JiraConnection, event: Event, body: bytes, identifier: s
                        violation_id=link.violation_id if link else None)
         return Answer(200, {"outcome": InboundEvent.Outcome.DUPLICATE})
     if not acted_on:
+        link = link or (link_for(connection, event) if connection.cloud_id else None)  # for the log line only
         sync_log_write(direction=INBOUND, outcome=InboundEvent.Outcome.IGNORED, code=code, message=message,
-                       connection=connection, event=event.name, identifier=identifier, issue_key=event.issue_key)
+                       connection=connection, event=event.name, identifier=identifier, issue_key=event.issue_key,
+                       violation_id=link.violation_id if link else None)
         return Answer(200, {"outcome": InboundEvent.Outcome.IGNORED, "code": code})
     wake()
     return Answer(202, {"outcome": InboundEvent.Outcome.RECEIVED})

@@ -58,6 +58,22 @@ def reconcile_all(*, organization: Organization | None = None) -> int:
     return applied
 
 
+def reconcile_history_all(*, organization: Organization | None = None) -> int:
+    """Notice deleted issues behind links of violations a person or a scan resolved."""
+    from .reconcile import reconcile_history
+
+    deleted = 0
+    active = JiraConnection.objects.active()
+    if organization is not None:
+        active = active.filter(organization=organization)
+    for connection in active:
+        try:
+            deleted += reconcile_history(connection=connection, client=client_for(connection)).deleted
+        except JiraError as problem:
+            log.warning("jira.reconcile.history_failed connection=%s error=%s", connection.pk, problem)
+    return deleted
+
+
 def sweep_push_jobs(*, organization: Organization | None = None) -> int:
     """Re-enqueue push jobs whose worker died (stale heartbeat) or whose enqueue was lost."""
     from .jobs import push_jobs_sweep
@@ -145,6 +161,7 @@ JOBS: tuple[PeriodicJob, ...] = (
                 scoped=False, queues=True),
     PeriodicJob("webhook-heal", "*/5 * * * *", webhook_heal_all, "{n} webhook registration(s) retried"),
     PeriodicJob("sync-log-prune", "41 3 * * *", sync_log_prune, "{n} sync-log line(s) deleted", scoped=False),
+    PeriodicJob("reconcile-history", "53 4 * * *", reconcile_history_all, "{n} deleted issue(s) noticed"),
     PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),
     PeriodicJob("inbound-apply", "* * * * *", inbound_apply_resume, "{n} waiting webhook delivery(ies) re-queued",
                 scoped=False),

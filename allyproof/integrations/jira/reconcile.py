@@ -5,6 +5,11 @@ resolved) are searched in batches (`key IN (…)`, with status and statuscategor
 decision is applied to each, exactly as a webhook would. Every key asked about must come back: Jira
 either answers 400 for a batch naming a deleted key or leaves the key out, so every missing key is
 fetched on its own, and a 404 marks the link deleted, as if jira:issue_deleted had arrived.
+
+Links whose violation a person or a scan resolved are history for the status (Jira's Done no longer
+changes them), but their page still says "In Jira: KEY". Once a day, `reconcile_history` asks only
+whether those issues still exist, so a deletion whose webhook was lost is noticed there too, at a
+forty-eighth of the half-hourly run's searches.
 """
 
 from __future__ import annotations
@@ -37,13 +42,27 @@ class Caught:
     ignored: int = 0
 
 
-def _watched_links(connection: JiraConnection) -> list[JiraLink]:
-    jira_resolved = Q(violation__status=Violation.Status.RESOLVED, violation__resolved_by=None,
-                      violation__resolved_source__startswith="jira:")
+JIRA_RESOLVED = Q(violation__status=Violation.Status.RESOLVED, violation__resolved_by=None,
+                  violation__resolved_source__startswith="jira:")
+WATCHED = Q(violation__status=Violation.Status.OPEN) | JIRA_RESOLVED
+
+
+def _live_links(connection: JiraConnection, which: Q) -> list[JiraLink]:
     return list(JiraLink.objects.filter(
-        Q(violation__status=Violation.Status.OPEN) | jira_resolved,
-        organization_id=connection.organization_id, cloud_id=connection.cloud_id, status=JiraLink.Status.LINKED,
+        which, organization_id=connection.organization_id, cloud_id=connection.cloud_id,
+        status=JiraLink.Status.LINKED,
     ).order_by("pk"))
+
+
+def _watched_links(connection: JiraConnection) -> list[JiraLink]:
+    """Links whose Jira status can still change their violation: open ones, and ones Jira resolved."""
+    return _live_links(connection, WATCHED)
+
+
+def _history_links(connection: JiraConnection) -> list[JiraLink]:
+    """Every other live link: its violation was resolved by a person or a scan (or is not open for another
+    reason). Only whether its issue still exists matters."""
+    return _live_links(connection, ~WATCHED)
 
 
 def _apply(connection: JiraConnection, link: JiraLink, issue: dict, caught: Caught) -> None:
@@ -60,17 +79,30 @@ def _apply(connection: JiraConnection, link: JiraLink, issue: dict, caught: Caug
                        violation_id=link.violation_id, issue_key=link.issue_key)
 
 
-def _one(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> None:
+def _fetch(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> dict | None:
+    """The issue on its own; None (and the link marked deleted) when Jira answers 404."""
     try:
-        issue = client.get_issue(link.issue_key, fields=",".join(FIELDS))
+        return client.get_issue(link.issue_key, fields=",".join(FIELDS))
     except JiraNotFound:
         link_mark_deleted(link=link)
         caught.deleted += 1
         sync_log_write(direction="reconcile", outcome="applied", code="issue_deleted",
                        message=f"{link.issue_key} no longer exists in Jira; the violation can be pushed again",
                        connection=connection, violation_id=link.violation_id, issue_key=link.issue_key)
-        return
-    _apply(connection, link, issue, caught)
+        return None
+
+
+def _one(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> None:
+    issue = _fetch(connection, client, link, caught)
+    if issue is not None:
+        _apply(connection, link, issue, caught)
+
+
+def _search(client: JiraClient, by_key: dict[str, JiraLink], batch_size: int) -> list[dict]:
+    try:
+        return client.search(f"key IN ({', '.join(by_key)})", fields=FIELDS, page_size=batch_size)
+    except JiraValidationError:  # a key in the batch no longer exists: every key on its own
+        return []
 
 
 def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int = BATCH) -> Caught:
@@ -79,12 +111,8 @@ def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int
     for start in range(0, len(links), batch_size):
         batch = links[start : start + batch_size]
         by_key = {link.issue_key: link for link in batch}
-        try:
-            found = client.search(f"key IN ({', '.join(by_key)})", fields=FIELDS, page_size=batch_size)
-        except JiraValidationError:  # a key in the batch no longer exists: every key on its own
-            found = []
         returned = set()
-        for issue in found:
+        for issue in _search(client, by_key, batch_size):
             link = by_key.get(issue.get("key"))
             if link is not None:
                 returned.add(link.issue_key)
@@ -100,4 +128,23 @@ def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int
         log.info("jira.reconcile connection=%s resolved=%s reopened=%s deleted=%s", connection.pk, caught.resolved,
                  caught.reopened, caught.deleted)
     metrics.reconcile_decisions(checked=len(links), resolved=caught.resolved, deleted=caught.deleted)
+    return caught
+
+
+def reconcile_history(*, connection: JiraConnection, client: JiraClient, batch_size: int = BATCH) -> Caught:
+    """Whether the issues of links kept only as history still exist (see the module's docstring). Their
+    status is not applied: a violation a person or a scan resolved stays as they left it."""
+    caught = Caught()
+    links = _history_links(connection)
+    for start in range(0, len(links), batch_size):
+        by_key = {link.issue_key: link for link in links[start : start + batch_size]}
+        returned = {issue.get("key") for issue in _search(client, by_key, batch_size)}
+        for key, link in by_key.items():
+            if key not in returned:  # moved to another key, deleted, or left out by the search
+                _fetch(connection, client, link, caught)
+    sync_log_write(direction="reconcile", outcome="applied" if caught.deleted else "ignored", code="history_run",
+                   message=f"checked that {len(links)} issues of resolved violations still exist: {caught.deleted} "
+                   "deleted in Jira", connection=connection)
+    if caught.deleted:
+        log.info("jira.reconcile.history connection=%s deleted=%s", connection.pk, caught.deleted)
     return caught

@@ -19,6 +19,7 @@ from .client import JiraClient
 from .connection import connection_current
 from .errors import JiraError
 from .models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
+from .sync_log import sync_log_write
 
 log = logging.getLogger(__name__)
 ECHO_WINDOW = dt.timedelta(minutes=15)  # webhooks arrive within seconds; retries within minutes
@@ -32,15 +33,22 @@ def _tell(client: JiraClient, connection: JiraConnection, link: JiraLink, scan: 
     comment = client.add_comment(link.issue_key, content.fixed_by_scan(scan.started_at))
     OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="comment",
                                  jira_id=str(comment.get("id", "")), created_at=clock.now())
-    if not move_to_done:
-        return
+    note = f"commented \u201cnot detected in a scan\u201d on {link.issue_key}"
+    if move_to_done:
+        note += "; " + _move_to_done(client, connection, link)
+    sync_log_write(direction="outbound", outcome="written", code="fixed_by_scan", message=note, connection=connection,
+                   violation_id=link.violation_id, issue_key=link.issue_key)
+
+
+def _move_to_done(client: JiraClient, connection: JiraConnection, link: JiraLink) -> str:
     transition = _done_transition(client, link.issue_key)
     if transition is None:
         log.info("jira.scan_fixed.no_done_transition key=%s (already Done, or the workflow has none)", link.issue_key)
-        return
+        return "no move to Done: already Done, or the workflow has none"
     client.transition_issue(link.issue_key, str(transition["id"]))
     OutboundWrite.objects.create(cloud_id=connection.cloud_id, issue_key=link.issue_key, kind="transition",
                                  jira_id=str((transition.get("to") or {}).get("id", "")), created_at=clock.now())
+    return f"moved {link.issue_key} to {(transition.get('to') or {}).get('name', 'Done')}"
 
 
 def scan_fixed(*, scan_id: int, violation_ids: list[int], client_for) -> int:
@@ -64,6 +72,9 @@ def scan_fixed(*, scan_id: int, violation_ids: list[int], client_for) -> int:
             told += 1
         except JiraError as problem:
             log.warning("jira.scan_fixed.failed key=%s error=%s", link.issue_key, problem)
+            sync_log_write(direction="outbound", outcome="failed", code="fixed_by_scan_failed",
+                           message=f"could not tell {link.issue_key} the scan no longer finds it: {problem}",
+                           connection=connection, violation_id=link.violation_id, issue_key=link.issue_key)
     return told
 
 

@@ -72,6 +72,7 @@ PERIODIC = {job.name: _scheduled(job) for job in periodic.JOBS}
 webhook_refresh_all = PERIODIC["webhook-refresh"]
 sweep_push_jobs = PERIODIC["sweep"]
 reconcile_all = PERIODIC["reconcile"]
+reconcile_history_daily = PERIODIC["reconcile-history"]
 wipe_abandoned_handshakes = PERIODIC["wipe-handshakes"]
 converge_links = PERIODIC["converge"]
 sweep_scan_followups = PERIODIC["scan-followups"]
