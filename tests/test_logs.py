@@ -37,6 +37,9 @@ def captured():
         (f'{{"client_secret": "{SECRET}"}}', '{"client_secret": "[redacted]"}'),
         (f"delivery signed {JWT}", "delivery signed [redacted]"),
         ("jira.push.created violation=5 key=ACME-1", "jira.push.created violation=5 key=ACME-1"),
+        ("POST /integrations/jira/webhook/XECo26nl7bREidPZqwG5PwbOPPEJlalO/ 202",
+         "POST /integrations/jira/webhook/[redacted]/ 202"),
+        ("GET /integrations/jira/webhook/ 410", "GET /integrations/jira/webhook/ 410"),
     ],
 )
 def test_secrets_in_text_are_redacted(message, expected):
