@@ -68,6 +68,15 @@ def test_event_messages_become_fields(captured):
     assert (second["event"], second["connection"], second["token"]) == ("jira.refresh.failed", 7, "[redacted]")
 
 
+def test_an_unquoted_sentence_is_kept_whole_up_to_the_next_field(captured):
+    logging.getLogger("allyproof.integrations.jira.periodic").warning(
+        "jira.reconcile.failed connection=%s error=%s", 2, "the connection to Atlassian failed mid-request (ReadTimeout)")
+    logging.getLogger("allyproof.test").info("jira.job.parked job=%s seconds=%.1f", 4, 2.5)
+    first, second = captured()
+    assert (first["connection"], first["error"]) == ("2", "the connection to Atlassian failed mid-request (ReadTimeout)")
+    assert (second["job"], second["seconds"]) == ("4", "2.5")
+
+
 def test_a_webhooks_reason_is_kept_where_an_oauth_code_would_be_redacted(captured):
     # The receiver names why it answered as it did ("entered_done", "bad_signature"); under the key
     # "code" that reason was blanked like an OAuth code, so the receiver logs it as "reason".

@@ -37,7 +37,9 @@ _SECRET_TEXT = [
 # "jira.webhook.synced connection=5 ids=[3]": the codebase's event-name-then-pairs messages.
 _EVENT_MESSAGE = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+)(?:\s+(.*))?$", re.DOTALL)
 _RESERVED = frozenset({"event", "level", "logger", "timestamp"})
-_PAIR = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|\S+)")
+# An unquoted value runs to the next " key=": "error=%s" with a sentence in it (a JiraError's text)
+# kept only its first word ("error": "the") before (found reading the soak's logs).
+_PAIR = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|\S+(?:\s+(?!\w+=)\S+)*)")
 
 
 # One cheap search first: most strings in a log line (ids, outcomes, levels) hold none of these words.
