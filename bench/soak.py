@@ -683,7 +683,7 @@ def report(run, args, tenants, moved, done_at, reconciled_at, after_one, final, 
     by_webhook = sum(1 for i in kept if after[i]["resolved_at"] and after[i]["resolved_at"] < reconciled_at - 0.5)
     checks.append(("every issue moved to Done resolved within one reconciliation period", not late,
                    f"{len(kept)} moved to Done and kept there: {len(kept) - len(late)} resolved after one "
-                   f"reconciliation run ({by_webhook} before it, by webhook), not resolved {late[:5]}; "
+                   f"reconciliation run ({by_webhook} before it ended), not resolved {late[:5]}; "
                    f"Done→resolved max {max(latency, default=0):.1f} s"))
     reopened = [r[0] for r in moved["regression"] if by_id[r[0]]["reopened_at"]]
     never = [r[0] for r in moved["regression"] if not by_id[r[0]]["reopened_at"]]  # not resolved at the re-scan
