@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--auto-approve", action="store_true", help="skip the consent page")
     s.add_argument("--index-delay", type=float, default=None, help="seconds before search sees a write (1.0)")
     s.add_argument("--public-url", default=None, help="base URL site pages are reachable at")
+    s.add_argument("--deliver-to", default=None,
+                   help="POST webhooks to this base URL (path kept; Host and X-Forwarded-Proto from the registered URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = SandboxConfig.from_file(args.config) if args.config else SandboxConfig.default()
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg.with_local_site_urls(args.public_url or f"http://{args.host}:{args.port}")
     cfg.state_file = args.state_file or cfg.state_file
     cfg.auto_approve = args.auto_approve or cfg.auto_approve
-    serve(Sandbox(cfg), args.host, args.port)
+    sb = Sandbox(cfg)
+    sb.deliver_to = args.deliver_to
+    serve(sb, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ class Sandbox:
         self.rate_limiter = RateLimiter(self.cfg.rate_limits)
         self.webhook_registry = WebhookRegistry(self.cfg, self.state, self.clock)
         self.webhook_sender: Sender | None = None
-        self._deliverer = Deliverer(self.cfg, self.clock, self.faults, lambda: self.webhook_sender or http_sender())
+        self.deliver_to: str | None = None  # serve --deliver-to: a local base URL in place of the registered host
+        self._deliverer = Deliverer(self.cfg, self.clock, self.faults,
+                                    lambda: self.webhook_sender or http_sender(deliver_to=self.deliver_to))
         self.jira = IssueService(self.cfg, self.state, self.clock, self._on_event, self.lock)
         self.requests: list[RequestRecord] = []
         self.sleep: Callable[[float], None] = time.sleep  # latency faults; tests may swap in clock.advance

@@ -127,6 +127,17 @@ def act_on_issue(sb: Sandbox, req: Request) -> Response:
         return error_collection(404 if isinstance(exc, LookupError) else 400, [str(exc)])
 
 
+def site_issues(sb: Sandbox, req: Request) -> Response:
+    """Every live issue of a site: key, labels, status and its category (checks count issues per label)."""
+    try:
+        found = sb.issues(req.params["cloud"])
+    except LookupError as exc:
+        return error_collection(404, [str(exc)])
+    return json_response([{"key": i["key"], "labels": i["fields"].get("labels", []),
+                           "status": i["fields"]["status"]["name"],
+                           "category": i["fields"]["status"]["statusCategory"]["key"]} for i in found])
+
+
 def site_options(sb: Sandbox, req: Request) -> Response:
     """Per-site behaviour switches: {"search_omits_missing_keys": true} makes search leave a missing
     key out of its answer instead of refusing the whole query with 400 (Jira has done both);
@@ -179,7 +190,7 @@ ROUTES = [
     ("POST", "deliver", deliver), ("GET", "deliveries", deliveries),
     ("GET", "conformance", conformance), ("GET", "requests", requests_log),
     ("POST", "auto-approve", set_auto_approve), ("POST", "required-fields", required_field),
-    ("POST", "sites/{cloud}/issues/{key}", act_on_issue), ("POST", "sites/{cloud}/options", site_options),
+    ("POST", "sites/{cloud}/issues/{key}", act_on_issue), ("GET", "sites/{cloud}/issues", site_issues), ("POST", "sites/{cloud}/options", site_options),
     ("POST", "expire-access-tokens", expire_tokens),
     ("POST", "search-lag", search_lag), ("POST", "commit-due", commit_due),
     ("POST", "link-types", link_types), ("GET", "issue-links", issue_links),

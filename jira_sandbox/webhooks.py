@@ -10,6 +10,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 from collections.abc import Callable
 
 import jwt
@@ -218,9 +219,16 @@ class Deliverer:
                                     self.clock.now(), error, list(d.webhook_ids)))
 
 
-def http_sender(timeout: float = 10.0) -> Sender:
+def http_sender(timeout: float = 10.0, deliver_to: str | None = None) -> Sender:
+    """POST each delivery to its URL; with `deliver_to` (a base URL) to that base instead, as the
+    TLS-terminating proxy in front of an app would: the registered URL's host goes in `Host` and its
+    scheme in `X-Forwarded-Proto`, so an app whose public URL is https:// can be served locally."""
     import httpx
 
     def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        if deliver_to:
+            parts = urlsplit(url)
+            url = deliver_to.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+            headers = {**headers, "Host": parts.netloc, "X-Forwarded-Proto": parts.scheme}
         return httpx.post(url, headers=headers, content=body, timeout=timeout).status_code
     return send

@@ -37,6 +37,9 @@ def captured():
         (f'{{"client_secret": "{SECRET}"}}', '{"client_secret": "[redacted]"}'),
         (f"delivery signed {JWT}", "delivery signed [redacted]"),
         ("jira.push.created violation=5 key=ACME-1", "jira.push.created violation=5 key=ACME-1"),
+        ("POST /integrations/jira/webhook/XECo26nl7bREidPZqwG5PwbOPPEJlalO/ 202",
+         "POST /integrations/jira/webhook/[redacted]/ 202"),
+        ("GET /integrations/jira/webhook/ 410", "GET /integrations/jira/webhook/ 410"),
     ],
 )
 def test_secrets_in_text_are_redacted(message, expected):
@@ -63,6 +66,15 @@ def test_event_messages_become_fields(captured):
         "jira.webhook.received", "jira:issue_updated", "ACME-1", "applied")
     assert first["level"] == "info" and first["logger"] == "allyproof.integrations.jira.inbound"
     assert (second["event"], second["connection"], second["token"]) == ("jira.refresh.failed", 7, "[redacted]")
+
+
+def test_an_unquoted_sentence_is_kept_whole_up_to_the_next_field(captured):
+    logging.getLogger("allyproof.integrations.jira.periodic").warning(
+        "jira.reconcile.failed connection=%s error=%s", 2, "the connection to Atlassian failed mid-request (ReadTimeout)")
+    logging.getLogger("allyproof.test").info("jira.job.parked job=%s seconds=%.1f", 4, 2.5)
+    first, second = captured()
+    assert (first["connection"], first["error"]) == ("2", "the connection to Atlassian failed mid-request (ReadTimeout)")
+    assert (second["job"], second["seconds"]) == ("4", "2.5")
 
 
 def test_a_webhooks_reason_is_kept_where_an_oauth_code_would_be_redacted(captured):

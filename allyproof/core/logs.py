@@ -30,15 +30,20 @@ _SECRET_TEXT = [
         r"(=|:\s*|['\"]\s*:\s*['\"])([^&\s'\",}]+)",
         re.IGNORECASE,
     ), r"\1\2" + REDACTED),
+    # A connection's webhook URL ends in its token (integrations/jira/webhook/<token>/): a credential in
+    # a path, so access lines and request logs keep the route and drop the token (found by the soak).
+    (re.compile(r"(/integrations/jira/webhook/)([^/\s?\"']+)"), r"\1" + REDACTED),
 ]
 # "jira.webhook.synced connection=5 ids=[3]": the codebase's event-name-then-pairs messages.
 _EVENT_MESSAGE = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+)(?:\s+(.*))?$", re.DOTALL)
 _RESERVED = frozenset({"event", "level", "logger", "timestamp"})
-_PAIR = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|\S+)")
+# An unquoted value runs to the next " key=": "error=%s" with a sentence in it (a JiraError's text)
+# kept only its first word ("error": "the") before (found reading the soak's logs).
+_PAIR = re.compile(r"(\w+)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|\S+(?:\s+(?!\w+=)\S+)*)")
 
 
 # One cheap search first: most strings in a log line (ids, outcomes, levels) hold none of these words.
-_MAYBE_SECRET = re.compile(r"bearer|basic|jwt|eyj|code|state|token|secret|password", re.IGNORECASE)
+_MAYBE_SECRET = re.compile(r"bearer|basic|jwt|eyj|code|state|token|secret|password|webhook/", re.IGNORECASE)
 _SAFE_KEYS = frozenset({"timestamp", "level", "logger"})
 
 

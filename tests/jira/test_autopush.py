@@ -117,3 +117,29 @@ def test_resolved_violations_without_a_link_get_no_comment(scanned, rules_for, s
     event = rescan(scanned, at=clock.now(), events=django_capture_on_commit_callbacks)
     run_scan_completed(event)
     assert not OutboundWrite.objects.filter(kind="comment").exists()
+
+
+def test_jira_busy_at_the_project_check_leaves_the_follow_up_to_run_again(
+        scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    """A 429 (or a 5xx, a timeout) while checking the project says nothing about the project: the scan's
+    new violations must still be auto-pushed when the follow-up runs again, and no pause is recorded."""
+    from allyproof.integrations.jira import scan_followup
+    from allyproof.integrations.jira.models import ScanFollowUp
+
+    rules_for(scanned, auto_push=True)
+    since = SiteSyncRule.objects.get(site=scanned).auto_push_since
+    event = rescan(scanned, at=since + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    row = ScanFollowUp.objects.get(scan_id=event.scan_id)
+    sandbox.faults.add(method="GET", path=r"/project/ACME$", kind="rate_limit", reason="jira-burst-based",
+                       retry_after=1)
+
+    def run():
+        return scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+
+    assert run() is False
+    row.refresh_from_db()
+    assert row.status == ScanFollowUp.Status.PENDING and "rate limiting" in row.last_error
+    assert SiteSyncRule.objects.get(site=scanned).problems == [] and not PushJob.objects.exists()
+    assert run() is True
+    job = PushJob.objects.get(kind=PushJob.Kind.AUTO)
+    assert list(job.items.values_list("violation__rule_id", flat=True)) == ["aria-hidden-focus"]

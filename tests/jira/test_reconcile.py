@@ -77,3 +77,27 @@ def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandb
         "image-alt": "resolved", "color-contrast": "open"}
     searches = [r.body["jql"] for r in sandbox.requests if r.path.endswith("/search/jql")]
     assert searches == ["key IN (ACME-1)"]  # only the history link was asked about
+
+
+def test_a_busy_moment_is_retried_and_a_failing_batch_does_not_hold_back_the_others(acme, connected, sandbox):
+    import pytest
+
+    from allyproof.integrations.jira.errors import JiraError
+
+    push_all(acme, connected, ["image-alt", "color-contrast", "label", "link-name"])
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.transition_issue(None, "ACME-4", "Done")
+    waits: list[float] = []
+    client = client_for(connected, gate=NoGate())
+    sandbox.faults.add(method="POST", path=r"/search/jql$", kind="error", status=503, count=1)
+    caught = reconcile.reconcile(connection=connected, client=client, batch_size=3, sleep=waits.append)
+    assert caught.resolved == 2 and waits == [1.0]  # the first search failed once and was asked again
+    sandbox.clock.advance(60)
+    sandbox.transition_issue(None, "ACME-2", "Done")     # batch 1
+    sandbox.transition_issue(None, "ACME-4", "To Do")    # batch 2
+    sandbox.faults.add(method="POST", path=r"/search/jql$", kind="error", status=503, count=3)  # batch 1, 3 tries
+    with pytest.raises(JiraError):
+        reconcile.reconcile(connection=connected, client=client, batch_size=3, sleep=waits.append)
+    assert waits == [1.0, 1.0, 3.0]
+    assert Violation.objects.get(rule_id="link-name").status == "open"  # batch 2 (ACME-4) still applied
+    assert Violation.objects.get(rule_id="color-contrast").status == "open"  # batch 1 waits for the next pass

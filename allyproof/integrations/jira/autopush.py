@@ -17,7 +17,7 @@ from allyproof.monitoring.models import Site, Violation
 from . import content, gates, jobs, rules
 from .client import JiraClient
 from .connection import connection_current
-from .errors import JiraError
+from .errors import JiraError, JiraRateLimited, JiraTransientError, JiraUnknownOutcome
 from .models import JiraConnection, JiraLink, OutboundWrite, PushJob, SiteSyncRule
 from .situation import situation
 
@@ -37,6 +37,11 @@ def auto_push(*, site_id: int, new_violation_ids: list[int], connection: JiraCon
         return None
     try:
         check = rules.check_project(client, rule.project_key, rule.issue_type_name)
+    except (JiraRateLimited, JiraTransientError, JiraUnknownOutcome):
+        # Jira busy or the network failing says nothing about the project: the scan's follow-up stays
+        # pending and is run again. Recording a pause here instead returned "nothing to push", the
+        # follow-up was done, and this scan's new violations were never auto-pushed (found by the soak).
+        raise
     except JiraError as problem:
         check = rules.ProjectCheck("", "", (f"Could not check {rule.project_key} in Jira: {problem}",))
     if check.problems:

@@ -15,6 +15,8 @@ forty-eighth of the half-hourly run's searches.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -23,7 +25,7 @@ from allyproof.core import metrics
 from allyproof.monitoring.models import Violation
 
 from .client import JiraClient
-from .errors import JiraNotFound, JiraValidationError
+from .errors import JiraError, JiraNotFound, JiraRateLimited, JiraTransientError, JiraUnknownOutcome, JiraValidationError
 from .models import JiraConnection, JiraLink
 from .sync_apply import link_mark_deleted, link_observe
 from .sync_log import sync_log_write
@@ -31,6 +33,12 @@ from .webhook_payload import observe_issue
 
 log = logging.getLogger(__name__)
 BATCH = 50
+# A pass reads only, so a busy moment is retried at once: one failed search used to end the whole
+# connection's pass, leaving every Done issue of it unresolved for another period (found by the soak,
+# where about 10 % of calls fail). Waits in seconds before each further try; a longer Retry-After
+# than the last wait gives the batch up until the next pass.
+RETRY_WAITS = (1.0, 3.0)
+TRANSIENT = (JiraTransientError, JiraUnknownOutcome, JiraRateLimited)
 FIELDS = ["status", "statuscategorychangedate"]
 
 
@@ -79,10 +87,23 @@ def _apply(connection: JiraConnection, link: JiraLink, issue: dict, caught: Caug
                        violation_id=link.violation_id, issue_key=link.issue_key)
 
 
-def _fetch(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> dict | None:
+def _read(call: Callable[[], object], sleep: Callable[[float], None]):
+    for wait in (*RETRY_WAITS, None):
+        try:
+            return call()
+        except TRANSIENT as problem:
+            asked = getattr(problem, "retry_after", None) or 0.0
+            if wait is None or asked > RETRY_WAITS[-1]:
+                raise
+            sleep(max(wait, asked))
+    raise AssertionError("unreachable: the last try raises or returns")
+
+
+def _fetch(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught,
+           sleep: Callable[[float], None] = time.sleep) -> dict | None:
     """The issue on its own; None (and the link marked deleted) when Jira answers 404."""
     try:
-        return client.get_issue(link.issue_key, fields=",".join(FIELDS))
+        return _read(lambda: client.get_issue(link.issue_key, fields=",".join(FIELDS)), sleep)
     except JiraNotFound:
         link_mark_deleted(link=link)
         caught.deleted += 1
@@ -92,34 +113,44 @@ def _fetch(connection: JiraConnection, client: JiraClient, link: JiraLink, caugh
         return None
 
 
-def _one(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught) -> None:
-    issue = _fetch(connection, client, link, caught)
+def _one(connection: JiraConnection, client: JiraClient, link: JiraLink, caught: Caught,
+         sleep: Callable[[float], None] = time.sleep) -> None:
+    issue = _fetch(connection, client, link, caught, sleep)
     if issue is not None:
         _apply(connection, link, issue, caught)
 
 
-def _search(client: JiraClient, by_key: dict[str, JiraLink], batch_size: int) -> list[dict]:
+def _search(client: JiraClient, by_key: dict[str, JiraLink], batch_size: int,
+            sleep: Callable[[float], None] = time.sleep) -> list[dict]:
     try:
-        return client.search(f"key IN ({', '.join(by_key)})", fields=FIELDS, page_size=batch_size)
+        return _read(lambda: client.search(f"key IN ({', '.join(by_key)})", fields=FIELDS, page_size=batch_size),
+                     sleep)
     except JiraValidationError:  # a key in the batch no longer exists: every key on its own
         return []
 
 
-def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int = BATCH) -> Caught:
+def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int = BATCH,
+              sleep: Callable[[float], None] = time.sleep) -> Caught:
+    """Raises the last JiraError when a batch could not be read even after retries; the other batches
+    are applied first, so one failing batch no longer holds back the rest of the connection."""
     caught = Caught()
     links = _watched_links(connection)
+    failed: JiraError | None = None
     for start in range(0, len(links), batch_size):
         batch = links[start : start + batch_size]
         by_key = {link.issue_key: link for link in batch}
-        returned = set()
-        for issue in _search(client, by_key, batch_size):
-            link = by_key.get(issue.get("key"))
-            if link is not None:
-                returned.add(link.issue_key)
-                _apply(connection, link, issue, caught)
-        for key, link in by_key.items():
-            if key not in returned:  # moved to another key, deleted, or left out by the search
-                _one(connection, client, link, caught)
+        try:
+            returned = set()
+            for issue in _search(client, by_key, batch_size, sleep):
+                link = by_key.get(issue.get("key"))
+                if link is not None:
+                    returned.add(link.issue_key)
+                    _apply(connection, link, issue, caught)
+            for key, link in by_key.items():
+                if key not in returned:  # moved to another key, deleted, or left out by the search
+                    _one(connection, client, link, caught, sleep)
+        except TRANSIENT as problem:  # this batch waits for the next pass; the others go on
+            failed = problem
     sync_log_write(direction="reconcile", outcome="applied" if caught.resolved + caught.reopened + caught.deleted
                    else "ignored", code="run",
                    message=f"checked {len(links)} linked issues: {caught.resolved} resolved, {caught.reopened} "
@@ -128,6 +159,8 @@ def reconcile(*, connection: JiraConnection, client: JiraClient, batch_size: int
         log.info("jira.reconcile connection=%s resolved=%s reopened=%s deleted=%s", connection.pk, caught.resolved,
                  caught.reopened, caught.deleted)
     metrics.reconcile_decisions(checked=len(links), resolved=caught.resolved, deleted=caught.deleted)
+    if failed is not None:
+        raise failed
     return caught
 
 
