@@ -11,9 +11,10 @@ A handler that fails leaves its delivery "received" (with the error in its detai
 later deliveries of the same issue, so nothing overtakes it; the next run tries again.
 
 Waking: intake sets a flag in Huey's store and enqueues one run only when the flag was clear; a run
-clears it before it looks, so a delivery recorded during a run gets a run of its own. The periodic
-sweep re-enqueues a run when deliveries have waited longer than STALE (a run lost with a killed
-consumer, or a flag left set by one).
+clears it before it looks, so a delivery recorded during a run gets a run of its own. The flag holds
+the time it was set, and a flag older than WAKE_TTL counts as clear: a consumer killed between taking
+a run and clearing the flag would otherwise hold every later wake back until the periodic sweep, which
+re-enqueues a run when deliveries have waited longer than STALE (a run lost with a killed consumer).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 BATCH = 200
 STALE = dt.timedelta(seconds=30)
 WAKE_FLAG = "jira-inbound-apply-wanted"
+# Longer than a run normally waits in the queue plus its gathering; a legitimate run that waits longer
+# (consumers busy with long jobs) only gets a second run beside it, which finds little to do.
+WAKE_TTL = dt.timedelta(seconds=10)
 GATHER_SECONDS = 0.3
 RECEIVED = InboundEvent.Outcome.RECEIVED
 
@@ -46,8 +50,21 @@ def wake() -> None:
 
     from .tasks import inbound_apply_task
 
-    if HUEY.put_if_empty(WAKE_FLAG, "1"):
+    if raise_flag(HUEY, now=clock.now()):
         inbound_apply_task()
+
+
+def raise_flag(huey, *, now: dt.datetime) -> bool:
+    """True when this call set the wake flag (so its caller enqueues the run). A flag older than
+    WAKE_TTL, or one not holding a time (set by an older release), is replaced as if it were clear."""
+    stamp = now.timestamp()
+    if huey.put_if_empty(WAKE_FLAG, stamp):
+        return True
+    raised = huey.get(WAKE_FLAG, peek=True)
+    if isinstance(raised, float) and abs(stamp - raised) < WAKE_TTL.total_seconds():
+        return False
+    huey.delete(WAKE_FLAG)  # two wakers racing here may both win below: one extra run, nothing lost
+    return huey.put_if_empty(WAKE_FLAG, stamp)
 
 
 def run(*, handlers: dict[str, Handler] | None = None) -> int:
