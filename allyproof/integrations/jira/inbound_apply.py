@@ -41,7 +41,7 @@ WAKE_FLAG = "jira-inbound-apply-wanted"
 # Longer than a run normally waits in the queue plus its gathering; a legitimate run that waits longer
 # (consumers busy with long jobs) only gets a second run beside it, which finds little to do.
 WAKE_TTL = dt.timedelta(seconds=10)
-GATHER_SECONDS = 0.3
+GATHER_SECONDS = 1.0
 RECEIVED = InboundEvent.Outcome.RECEIVED
 
 
@@ -58,12 +58,11 @@ def raise_flag(huey, *, now: dt.datetime) -> bool:
     """True when this call set the wake flag (so its caller enqueues the run). A flag older than
     WAKE_TTL, or one not holding a time (set by an older release), is replaced as if it were clear."""
     stamp = now.timestamp()
-    if huey.put_if_empty(WAKE_FLAG, stamp):
-        return True
-    raised = huey.get(WAKE_FLAG, peek=True)
+    raised = huey.get(WAKE_FLAG, peek=True)  # set and fresh is the common case: one round trip
     if isinstance(raised, float) and abs(stamp - raised) < WAKE_TTL.total_seconds():
         return False
-    huey.delete(WAKE_FLAG)  # two wakers racing here may both win below: one extra run, nothing lost
+    if raised is not None:
+        huey.delete(WAKE_FLAG)  # two wakers racing here may both win below: one extra run, nothing lost
     return huey.put_if_empty(WAKE_FLAG, stamp)
 
 
