@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import Q
 
@@ -162,10 +163,24 @@ def _apply_batch(connection_id: int, handlers: dict[str, Handler], batch: int) -
                                handled.violation_id))
             log.info("jira.webhook.applied event_name=%s issue=%s outcome=%s reason=%s", record.event,
                      record.issue_key, handled.outcome, handled.code)
-        InboundEvent.objects.bulk_update(finished, ["outcome", "detail", "body"])
+        _finish(finished)
         JiraSyncLog.objects.bulk_create(lines)
     metrics.deliveries_applied([r.outcome for r in finished if r.outcome != RECEIVED])
     return sum(1 for r in finished if r.outcome != RECEIVED), len(records)
+
+
+def _finish(records: list[InboundEvent]) -> None:
+    """Each record's outcome and detail, its body dropped once applied: one written-out UPDATE run for
+    every row in one executemany (bulk_update's CASE expression cost a fifth of the worker's CPU to build)."""
+    if not records:
+        return
+    meta = InboundEvent._meta
+    q = db.ops.quote_name
+    columns = {name: q(meta.get_field(name).column) for name in ("outcome", "detail", "body", "id")}
+    sql = (f"UPDATE {q(meta.db_table)} SET {columns['outcome']} = %s, {columns['detail']} = %s, "
+           f"{columns['body']} = %s WHERE {columns['id']} = %s")
+    with db.cursor() as cursor:
+        cursor.executemany(sql, [(r.outcome, r.detail, r.body, r.pk) for r in records])
 
 
 def _apply_one(connection: JiraConnection, record: InboundEvent, event: Event | None, links: list[JiraLink],
