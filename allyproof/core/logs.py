@@ -159,12 +159,19 @@ def logging_config(*, json: bool, level: str = "INFO") -> dict[str, Any]:
     }
 
 
+ACCESS_FIELDS = "allyproof.access"  # a view's own fields for its access line, set in the WSGI environ
+
+
 def access_fields(environ: dict[str, Any], status: Any, request_time) -> dict[str, Any]:
-    """An access-log line: the path without its query string (the OAuth callback carries a code)."""
+    """An access-log line: the path without its query string (the OAuth callback carries a code). A view
+    may add fields and replace the path under ACCESS_FIELDS: the webhook receiver names the delivery's
+    outcome and reason there and keeps its callback URL's token out, so its line is the one line a
+    delivery gets."""
     return {
         "method": environ.get("REQUEST_METHOD"),
         "path": environ.get("PATH_INFO"),
         "status": int(str(status).split(None, 1)[0]),
         "duration_ms": round(request_time.total_seconds() * 1000, 2),
         "remote": environ.get("REMOTE_ADDR"),
+        **environ.get(ACCESS_FIELDS, {}),
     }

@@ -240,3 +240,38 @@ def test_an_event_we_do_not_act_on_about_our_issue_is_on_the_violations_log(link
 
 def linked_issue_id(violation):
     return JiraLink.objects.get(violation=violation).issue_id
+
+
+def test_a_deliverys_access_line_names_its_outcome_and_reason_and_never_the_url_token(client, connected):
+    import datetime as dt
+
+    from allyproof.core import logs
+
+    response = post(client, {"webhookEvent": "jira:issue_updated"}, token="not-a-jwt")
+    fields = logs.access_fields(response.wsgi_request.META, "401 Unauthorized", dt.timedelta(milliseconds=3))
+    assert fields["status"] == 401 and fields["outcome"] == "refused" and fields["reason"] == "unauthenticated"
+    assert connected.webhook_token not in json.dumps(fields)
+
+
+def test_the_receiver_path_is_exactly_a_callback_url():
+    """Only a connection's callback URL takes the short path; the retired shared URL and anything
+    below or beside it go through the whole stack (and its 404s, 405s and redirects)."""
+    from allyproof.integrations.jira.middleware import receiver_token
+
+    assert receiver_token("/integrations/jira/webhook/abc123/") == "abc123"
+    for path in ("/integrations/jira/webhook/", "/integrations/jira/webhook/abc123", "/integrations/jira/webhook/a/b/",
+                 "/integrations/jira/webhooks/abc/", "/sites/"):
+        assert receiver_token(path) is None, path
+
+
+def test_a_get_to_a_callback_url_is_refused_as_before(client, connected):
+    assert client.get(url_of(connected)).status_code == 405
+
+
+def test_a_delivery_skips_the_page_stack(client, connected):
+    """WebhookReceiverMiddleware answers before sessions, auth and axes look at the request."""
+    response = post(client, {"webhookEvent": "jira:issue_updated"}, token="not-a-jwt")
+    assert response.status_code == 401
+    assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
+    page = client.get("/integrations/jira/webhook/")  # the retired URL: the whole stack, as any page
+    assert hasattr(page.wsgi_request, "session")

@@ -116,3 +116,30 @@ def test_intake_wakes_a_run(received, sandbox, same_clock):
     with immediate():
         move(sandbox, same_clock, "Done")  # the wake's run happens at once (immediate mode)
     assert InboundEvent.objects.get().outcome == "applied" and state(received) == Violation.Status.RESOLVED
+
+
+def test_a_fresh_wake_flag_holds_back_a_second_run(received, sandbox, same_clock):
+    """The flag set by a run still on its way: intake enqueues nothing more (the batching)."""
+    with immediate() as huey:
+        assert inbound_apply.raise_flag(huey, now=clock.now())
+        same_clock.advance(1)
+        move(sandbox, same_clock, "Done")
+    assert InboundEvent.objects.get().outcome == "received"  # waits for the run that set the flag
+
+
+def test_a_wake_flag_left_by_a_killed_consumer_expires_on_its_own(received, sandbox, same_clock):
+    """A consumer killed after taking a run but before clearing the flag: without expiry the flag would
+    stay set and every later delivery would wait for the sweep; a flag older than WAKE_TTL counts as clear."""
+    with immediate() as huey:
+        assert inbound_apply.raise_flag(huey, now=clock.now())  # the killed consumer's run never clears it
+        same_clock.advance(inbound_apply.WAKE_TTL.total_seconds() + 1)
+        move(sandbox, same_clock, "Done")
+    assert InboundEvent.objects.get().outcome == "applied" and state(received) == Violation.Status.RESOLVED
+
+
+def test_a_wake_flag_without_a_time_counts_as_clear(received, sandbox, same_clock):
+    """An older release set "1": read as expired, not as a flag held forever."""
+    with immediate() as huey:
+        huey.put_if_empty(inbound_apply.WAKE_FLAG, "1")
+        move(sandbox, same_clock, "Done")
+    assert InboundEvent.objects.get().outcome == "applied"

@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from allyproof.core import metrics
+from allyproof.core import logs, metrics
 
 from . import inbound
 
@@ -28,6 +28,10 @@ def receive(request, token: str):
         identifier=request.headers.get("X-Atlassian-Webhook-Identifier", ""),
         content_length=_length(request), read_body=lambda: request.body,
     )
+    # gunicorn's access line is the delivery's log line: its outcome and reason, never the URL's token.
+    request.META[logs.ACCESS_FIELDS] = {
+        "path": "/integrations/jira/webhook/[token]/", "outcome": answer.body.get("outcome", "refused"),
+        "reason": answer.body.get("code") or answer.body.get("error", "")}
     return JsonResponse(answer.body, status=answer.status)
 
 
