@@ -188,3 +188,18 @@ def test_a_running_job_is_not_claimed_twice(acme, sandbox):
     job = make_job(acme, [])
     PushJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=clock.now())
     assert run(job, sandbox) is None
+
+
+def test_a_stopped_job_says_why_on_every_item_and_when(acme, sandbox, connected):
+    """What the job page shows after a stop: each item failed with the reason, stamped now, and the job
+    cancelled with the reason and its end time (mutation testing: these fields were unchecked)."""
+    job = make_job(acme)
+    type(connected).objects.filter(pk=connected.pk).update(status="needs_reconnect")
+    sandbox.clock.advance(7)
+    run(job, sandbox)
+    job.refresh_from_db()
+    reason = "Stopped: the Jira connection needs reconnecting."
+    assert (job.status, job.cancel_reason, job.finished_at) == (PushJob.Status.CANCELLED, reason, clock.now())
+    items = list(job.items.values_list("status", "reason", "updated_at"))
+    assert len(items) > 1
+    assert set(items) == {(PushJobItem.Status.FAILED, reason, clock.now())}
