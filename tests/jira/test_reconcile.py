@@ -35,3 +35,21 @@ def test_batches_use_one_bounded_search(acme, connected, sandbox):
     searches = [r for r in sandbox.requests if r.path.endswith("/search/jql")]
     assert [s.body["jql"] for s in searches] == ["key IN (ACME-1, ACME-2, ACME-3)", "key IN (ACME-4)"]
     assert all(s.body["fields"] == ["status", "statuscategorychangedate"] for s in searches)
+
+
+def test_every_lost_deletion_is_counted_and_logged_on_its_connection(acme, connected, sandbox):
+    """Two issues deleted while no webhook could arrive: both counted in the run's summary, each with its
+    own line on the connection's sync log (mutation testing: `deleted = 1`, a line without its connection)."""
+    from allyproof.integrations.jira.models import JiraSyncLog
+
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1, ACME-2, ACME-3
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.delete_issue(None, "ACME-3")
+    caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()))
+    assert (caught.deleted, caught.resolved, caught.reopened, caught.ignored) == (2, 0, 0, 1)
+    lines = JiraSyncLog.objects.filter(direction="reconcile", code="issue_deleted").order_by("pk")
+    assert [(line.connection_id, line.issue_key, line.violation.rule_id) for line in lines] == [
+        (connected.pk, "ACME-1", "image-alt"), (connected.pk, "ACME-3", "label")]
+    run = JiraSyncLog.objects.get(direction="reconcile", code="run")
+    assert (run.connection_id, run.outcome) == (connected.pk, "applied")
+    assert run.message == "checked 3 linked issues: 0 resolved, 0 reopened, 2 deleted in Jira, 1 unchanged"
