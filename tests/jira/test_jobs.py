@@ -203,3 +203,35 @@ def test_a_stopped_job_says_why_on_every_item_and_when(acme, sandbox, connected)
     items = list(job.items.values_list("status", "reason", "updated_at"))
     assert len(items) > 1
     assert set(items) == {(PushJobItem.Status.FAILED, reason, clock.now())}
+
+
+def test_a_deferred_item_counts_one_attempt_and_waits_its_full_delay(acme, sandbox):
+    job = make_job(acme)
+    item = job.items.order_by("position").first()
+    jobs._defer(item, 30, "Jira is busy. " + "x" * 400)
+    item.refresh_from_db()
+    assert (item.attempts, item.not_before, item.updated_at) == (1, clock.now() + dt.timedelta(seconds=30), clock.now())
+    assert item.status == PushJobItem.Status.PENDING and len(item.reason) == 300
+
+
+def test_auto_push_takes_only_violations_first_found_since_it_was_switched_on(acme, sandbox):
+    """`_auto_push_allows`, row by row: no rule, auto-push off, no start time, found before, at and after."""
+    from types import SimpleNamespace
+
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    since = clock.now()
+
+    def allows(found_at, **rule):
+        SiteSyncRule.objects.filter(site=acme).update(**rule)
+        item = SimpleNamespace(violation=SimpleNamespace(site_id=acme.pk, first_detected_at=found_at))
+        return jobs._auto_push_allows(item)
+
+    after = since + dt.timedelta(seconds=1)
+    assert allows(after, auto_push=True, auto_push_since=since)
+    assert allows(since, auto_push=True, auto_push_since=since)  # found at the very instant it was switched on
+    assert not allows(since - dt.timedelta(seconds=1), auto_push=True, auto_push_since=since)
+    assert not allows(after, auto_push=False, auto_push_since=since)
+    assert not allows(after, auto_push=True, auto_push_since=None)
+    SiteSyncRule.objects.filter(site=acme).delete()
+    assert not jobs._auto_push_allows(SimpleNamespace(violation=SimpleNamespace(site_id=acme.pk, first_detected_at=after)))

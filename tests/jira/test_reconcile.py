@@ -38,18 +38,24 @@ def test_batches_use_one_bounded_search(acme, connected, sandbox):
 
 
 def test_every_lost_deletion_is_counted_and_logged_on_its_connection(acme, connected, sandbox):
-    """Two issues deleted while no webhook could arrive: both counted in the run's summary, each with its
-    own line on the connection's sync log (mutation testing: `deleted = 1`, a line without its connection)."""
+    """Two issues deleted and one moved to Done while no webhook could arrive. The search naming a deleted
+    key is refused, so each key is fetched on its own. Both deletions are counted in the run's summary,
+    and each change has its own line on the connection's sync log (mutation testing: `deleted = 1`, lines
+    without their connection, key, outcome or text)."""
     from allyproof.integrations.jira.models import JiraSyncLog
 
     push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1, ACME-2, ACME-3
     sandbox.delete_issue(None, "ACME-1")
+    sandbox.transition_issue(None, "ACME-2", "Done")
     sandbox.delete_issue(None, "ACME-3")
     caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()))
-    assert (caught.deleted, caught.resolved, caught.reopened, caught.ignored) == (2, 0, 0, 1)
-    lines = JiraSyncLog.objects.filter(direction="reconcile", code="issue_deleted").order_by("pk")
-    assert [(line.connection_id, line.issue_key, line.violation.rule_id) for line in lines] == [
-        (connected.pk, "ACME-1", "image-alt"), (connected.pk, "ACME-3", "label")]
+    assert (caught.deleted, caught.resolved, caught.reopened, caught.ignored) == (2, 1, 0, 0)
+    lines = JiraSyncLog.objects.filter(direction="reconcile").exclude(code="run").order_by("pk")
+    assert [(line.connection_id, line.outcome, line.code, line.issue_key, line.violation.rule_id) for line in lines] == [
+        (connected.pk, "applied", "issue_deleted", "ACME-1", "image-alt"),
+        (connected.pk, "applied", "entered_done", "ACME-2", "color-contrast"),
+        (connected.pk, "applied", "issue_deleted", "ACME-3", "label")]
+    assert lines[0].message == "ACME-1 no longer exists in Jira; the violation can be pushed again"
     run = JiraSyncLog.objects.get(direction="reconcile", code="run")
     assert (run.connection_id, run.outcome) == (connected.pk, "applied")
-    assert run.message == "checked 3 linked issues: 0 resolved, 0 reopened, 2 deleted in Jira, 1 unchanged"
+    assert run.message == "checked 3 linked issues: 1 resolved, 0 reopened, 2 deleted in Jira, 0 unchanged"
