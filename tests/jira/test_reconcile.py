@@ -59,3 +59,30 @@ def test_every_lost_deletion_is_counted_and_logged_on_its_connection(acme, conne
     run = JiraSyncLog.objects.get(direction="reconcile", code="run")
     assert (run.connection_id, run.outcome) == (connected.pk, "applied")
     assert run.message == "checked 3 linked issues: 1 resolved, 0 reopened, 2 deleted in Jira, 0 unchanged"
+
+
+def test_reconciliation_watches_open_and_jira_resolved_links_of_its_own_connection_only(acme, connected, owner,
+                                                                                         other_org):
+    """Which links a run asks Jira about (mutation testing of `_watched_links`): open violations and
+    violations Jira resolved; not those a person or a scan resolved, not deleted links, not another
+    organization's or another site's links."""
+    from allyproof.core import clock
+
+    violations = list(acme.violations.order_by("rule_id")[:7])
+    assert len(violations) == 7
+    states = [  # (violation fields, link fields)
+        ({}, {}),                                                                          # open: watched
+        (dict(status="resolved", resolved_source="jira:ACME-2"), {}),                      # Jira resolved: watched
+        (dict(status="resolved", resolved_source="jira:ACME-3", resolved_by=owner), {}),   # a person: not
+        (dict(status="resolved", resolved_source="scan:9"), {}),                           # a scan: not
+        ({}, dict(status=JiraLink.Status.DELETED)),
+        ({}, dict(organization_id=other_org.pk)),
+        ({}, dict(cloud_id="another-site")),
+    ]
+    for n, (violation, (violation_fields, link_fields)) in enumerate(zip(violations, states, strict=True), start=1):
+        Violation.objects.filter(pk=violation.pk).update(**violation_fields)
+        JiraLink.objects.create(**{**dict(organization_id=connected.organization_id, violation=violation,
+                                          cloud_id=connected.cloud_id, dedupe_key=f"k{n}", project_key="ACME",
+                                          issue_key=f"ACME-{n}", issue_id=str(10000 + n),
+                                          status=JiraLink.Status.LINKED, created_at=clock.now()), **link_fields})
+    assert [link.issue_key for link in reconcile._watched_links(connected)] == ["ACME-1", "ACME-2"]
