@@ -345,3 +345,15 @@ def test_only_our_own_comment_on_this_site_is_an_echo(linked, connected):
     assert not is_echo(connected, with_comment(""))
     for person_or_elsewhere in ("10002", "10003", "10004"):
         assert not is_echo(connected, with_comment(person_or_elsewhere)), person_or_elsewhere
+
+
+def test_a_second_deletion_of_a_link_keeps_the_first_time(linked, same_clock):
+    """A late duplicate deletion (webhook after reconciliation) leaves the link's history as it was."""
+    from allyproof.integrations.jira.sync_apply import link_mark_deleted
+
+    link = JiraLink.objects.get(violation=linked)
+    link_mark_deleted(link=link)
+    first = JiraLink.objects.get(pk=link.pk).deleted_at
+    same_clock.advance(60)
+    link_mark_deleted(link=JiraLink.objects.get(pk=link.pk))
+    assert JiraLink.objects.get(pk=link.pk).deleted_at == first == clock.now() - dt.timedelta(seconds=60)
