@@ -235,3 +235,15 @@ def test_auto_push_takes_only_violations_first_found_since_it_was_switched_on(ac
     assert not allows(after, auto_push=True, auto_push_since=None)
     SiteSyncRule.objects.filter(site=acme).delete()
     assert not jobs._auto_push_allows(SimpleNamespace(violation=SimpleNamespace(site_id=acme.pk, first_detected_at=after)))
+
+
+def test_a_disconnect_cancels_only_this_organizations_unfinished_jobs(acme, sandbox, connected, other_org):
+    """Mutation testing of `push_jobs_cancel`: not another organization's jobs, not a finished one."""
+    from tests import factories
+
+    own, finished = make_job(acme), make_job(acme, [])
+    PushJob.objects.filter(pk=finished.pk).update(status=PushJob.Status.COMPLETED)
+    theirs = make_job(factories.site(other_org, "Other Co", "https://other.example/"), [])
+    jobs.push_jobs_cancel(connected)
+    assert dict(PushJob.objects.values_list("pk", "status")) == {
+        own.pk: PushJob.Status.CANCELLED, finished.pk: PushJob.Status.COMPLETED, theirs.pk: PushJob.Status.QUEUED}
