@@ -117,3 +117,27 @@ def test_resolved_violations_without_a_link_get_no_comment(scanned, rules_for, s
     event = rescan(scanned, at=clock.now(), events=django_capture_on_commit_callbacks)
     run_scan_completed(event)
     assert not OutboundWrite.objects.filter(kind="comment").exists()
+
+
+def test_detected_again_comments_only_on_the_reopened_violations_live_links_on_this_site(acme, connected, sandbox):
+    """Mutation testing of `autopush.detected_again`: not a violation that was not reopened, not a deleted
+    link, not a link on another Jira site; the count is the comments written."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira import autopush, push
+    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.models import JiraLink, OutboundWrite
+    from tests.jira.conftest import NoGate
+
+    client = client_for(connected, gate=NoGate())
+    reopened, deleted, not_reopened, elsewhere = list(acme.violations.order_by("rule_id")[:4])
+    for violation in (reopened, deleted, not_reopened):  # ACME-1, ACME-2, ACME-3
+        push.violation_push(violation=violation, connection=connected, client=client,
+                            violation_url=push.absolute_violation_url(violation))
+    JiraLink.objects.filter(violation=deleted).update(status=JiraLink.Status.DELETED)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=elsewhere, cloud_id="another-site",
+                            dedupe_key="elsewhere", project_key="ACME", issue_key="ACME-3", issue_id="1",
+                            status=JiraLink.Status.LINKED, created_at=clock.now())
+    count = autopush.detected_again(reopened_violation_ids=[reopened.pk, deleted.pk, elsewhere.pk],
+                                    connection=connected, client=client)
+    assert count == 1
+    assert list(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == ["ACME-1"]
