@@ -129,15 +129,16 @@ def test_detected_again_comments_only_on_the_reopened_violations_live_links_on_t
     from tests.jira.conftest import NoGate
 
     client = client_for(connected, gate=NoGate())
-    reopened, deleted, not_reopened, elsewhere = list(acme.violations.order_by("rule_id")[:4])
-    for violation in (reopened, deleted, not_reopened):  # ACME-1, ACME-2, ACME-3
+    reopened, deleted, not_reopened, elsewhere, also_reopened = list(acme.violations.order_by("rule_id")[:5])
+    for violation in (reopened, deleted, not_reopened, also_reopened):  # ACME-1, ACME-2, ACME-3, ACME-4
         push.violation_push(violation=violation, connection=connected, client=client,
                             violation_url=push.absolute_violation_url(violation))
     JiraLink.objects.filter(violation=deleted).update(status=JiraLink.Status.DELETED)
     JiraLink.objects.create(organization_id=connected.organization_id, violation=elsewhere, cloud_id="another-site",
                             dedupe_key="elsewhere", project_key="ACME", issue_key="ACME-3", issue_id="1",
                             status=JiraLink.Status.LINKED, created_at=clock.now())
-    count = autopush.detected_again(reopened_violation_ids=[reopened.pk, deleted.pk, elsewhere.pk],
+    count = autopush.detected_again(reopened_violation_ids=[reopened.pk, deleted.pk, elsewhere.pk, also_reopened.pk],
                                     connection=connected, client=client)
-    assert count == 1
-    assert list(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == ["ACME-1"]
+    assert count == 2
+    assert sorted(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == ["ACME-1",
+                                                                                                       "ACME-4"]
