@@ -143,3 +143,28 @@ def test_jira_busy_at_the_project_check_leaves_the_follow_up_to_run_again(
     assert run() is True
     job = PushJob.objects.get(kind=PushJob.Kind.AUTO)
     assert list(job.items.values_list("violation__rule_id", flat=True)) == ["aria-hidden-focus"]
+
+
+def test_detected_again_comments_only_on_the_reopened_violations_live_links_on_this_site(acme, connected, sandbox):
+    """Mutation testing of `autopush.detected_again`: not a violation that was not reopened, not a deleted
+    link, not a link on another Jira site; the count is the comments written."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira import autopush, push
+    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.models import JiraLink, OutboundWrite
+    from tests.jira.conftest import NoGate
+
+    client = client_for(connected, gate=NoGate())
+    reopened, deleted, not_reopened, elsewhere, also_reopened = list(acme.violations.order_by("rule_id")[:5])
+    for violation in (reopened, deleted, not_reopened, also_reopened):  # ACME-1, ACME-2, ACME-3, ACME-4
+        push.violation_push(violation=violation, connection=connected, client=client,
+                            violation_url=push.absolute_violation_url(violation))
+    JiraLink.objects.filter(violation=deleted).update(status=JiraLink.Status.DELETED)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=elsewhere, cloud_id="another-site",
+                            dedupe_key="elsewhere", project_key="ACME", issue_key="ACME-3", issue_id="1",
+                            status=JiraLink.Status.LINKED, created_at=clock.now())
+    count = autopush.detected_again(reopened_violation_ids=[reopened.pk, deleted.pk, elsewhere.pk, also_reopened.pk],
+                                    connection=connected, client=client)
+    assert count == 2
+    assert sorted(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == ["ACME-1",
+                                                                                                       "ACME-4"]

@@ -188,3 +188,62 @@ def test_a_running_job_is_not_claimed_twice(acme, sandbox):
     job = make_job(acme, [])
     PushJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=clock.now())
     assert run(job, sandbox) is None
+
+
+def test_a_stopped_job_says_why_on_every_item_and_when(acme, sandbox, connected):
+    """What the job page shows after a stop: each item failed with the reason, stamped now, and the job
+    cancelled with the reason and its end time (mutation testing: these fields were unchecked)."""
+    job = make_job(acme)
+    type(connected).objects.filter(pk=connected.pk).update(status="needs_reconnect")
+    sandbox.clock.advance(7)
+    run(job, sandbox)
+    job.refresh_from_db()
+    reason = "Stopped: the Jira connection needs reconnecting."
+    assert (job.status, job.cancel_reason, job.finished_at) == (PushJob.Status.CANCELLED, reason, clock.now())
+    items = list(job.items.values_list("status", "reason", "updated_at"))
+    assert len(items) > 1
+    assert set(items) == {(PushJobItem.Status.FAILED, reason, clock.now())}
+
+
+def test_a_deferred_item_counts_one_attempt_and_waits_its_full_delay(acme, sandbox):
+    job = make_job(acme)
+    item = job.items.order_by("position").first()
+    jobs._defer(item, 30, "Jira is busy. " + "x" * 400)
+    item.refresh_from_db()
+    assert (item.attempts, item.not_before, item.updated_at) == (1, clock.now() + dt.timedelta(seconds=30), clock.now())
+    assert item.status == PushJobItem.Status.PENDING and len(item.reason) == 300
+
+
+def test_auto_push_takes_only_violations_first_found_since_it_was_switched_on(acme, sandbox):
+    """`_auto_push_allows`, row by row: no rule, auto-push off, no start time, found before, at and after."""
+    from types import SimpleNamespace
+
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    since = clock.now()
+
+    def allows(found_at, **rule):
+        SiteSyncRule.objects.filter(site=acme).update(**rule)
+        item = SimpleNamespace(violation=SimpleNamespace(site_id=acme.pk, first_detected_at=found_at))
+        return jobs._auto_push_allows(item)
+
+    after = since + dt.timedelta(seconds=1)
+    assert allows(after, auto_push=True, auto_push_since=since)
+    assert allows(since, auto_push=True, auto_push_since=since)  # found at the very instant it was switched on
+    assert not allows(since - dt.timedelta(seconds=1), auto_push=True, auto_push_since=since)
+    assert not allows(after, auto_push=False, auto_push_since=since)
+    assert not allows(after, auto_push=True, auto_push_since=None)
+    SiteSyncRule.objects.filter(site=acme).delete()
+    assert not jobs._auto_push_allows(SimpleNamespace(violation=SimpleNamespace(site_id=acme.pk, first_detected_at=after)))
+
+
+def test_a_disconnect_cancels_only_this_organizations_unfinished_jobs(acme, sandbox, connected, other_org):
+    """Mutation testing of `push_jobs_cancel`: not another organization's jobs, not a finished one."""
+    from tests import factories
+
+    own, finished = make_job(acme), make_job(acme, [])
+    PushJob.objects.filter(pk=finished.pk).update(status=PushJob.Status.COMPLETED)
+    theirs = make_job(factories.site(other_org, "Other Co", "https://other.example/"), [])
+    jobs.push_jobs_cancel(connected)
+    assert dict(PushJob.objects.values_list("pk", "status")) == {
+        own.pk: PushJob.Status.CANCELLED, finished.pk: PushJob.Status.COMPLETED, theirs.pk: PushJob.Status.QUEUED}

@@ -189,3 +189,15 @@ def test_a_redis_pause_key_outlives_its_pause_by_a_second_and_no_more(redis_gate
     redis_gate.pause("site-a", 100, "jira-burst-based")
     left = redis_gate.redis.pttl(f"{redis_gate.prefix}pause:site-a")
     assert 100_000 < left <= 101_000
+
+
+def test_a_429_with_neither_retry_after_nor_a_reset_pauses_for_the_first_backoff():
+    """pause_for without either header (mutation testing: `reset_in = ""` raised TypeError here)."""
+    from types import SimpleNamespace
+
+    from allyproof.integrations.jira import pacing as gate_module
+    from tests.jira.conftest import NoGate
+
+    gate = NoGate()
+    gate_module.pause_for(gate, "site-a", SimpleNamespace(retry_after=None, reset_at=None, reason="jira-burst-based"))
+    assert gate.pauses == [("site-a", gate_module.DEFAULT_PAUSE, "jira-burst-based")]

@@ -101,3 +101,54 @@ def test_a_busy_moment_is_retried_and_a_failing_batch_does_not_hold_back_the_oth
     assert waits == [1.0, 1.0, 3.0]
     assert Violation.objects.get(rule_id="link-name").status == "open"  # batch 2 (ACME-4) still applied
     assert Violation.objects.get(rule_id="color-contrast").status == "open"  # batch 1 waits for the next pass
+
+
+def test_every_lost_deletion_is_counted_and_logged_on_its_connection(acme, connected, sandbox):
+    """Two issues deleted and one moved to Done while no webhook could arrive. The search naming a deleted
+    key is refused, so each key is fetched on its own. Both deletions are counted in the run's summary,
+    and each change has its own line on the connection's sync log (mutation testing: `deleted = 1`, lines
+    without their connection, key, outcome or text)."""
+    from allyproof.integrations.jira.models import JiraSyncLog
+
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1, ACME-2, ACME-3
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.transition_issue(None, "ACME-2", "Done")
+    sandbox.delete_issue(None, "ACME-3")
+    caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()))
+    assert (caught.deleted, caught.resolved, caught.reopened, caught.ignored) == (2, 1, 0, 0)
+    lines = JiraSyncLog.objects.filter(direction="reconcile").exclude(code="run").order_by("pk")
+    assert [(line.connection_id, line.outcome, line.code, line.issue_key, line.violation.rule_id) for line in lines] == [
+        (connected.pk, "applied", "issue_deleted", "ACME-1", "image-alt"),
+        (connected.pk, "applied", "entered_done", "ACME-2", "color-contrast"),
+        (connected.pk, "applied", "issue_deleted", "ACME-3", "label")]
+    assert lines[0].message == "ACME-1 no longer exists in Jira; the violation can be pushed again"
+    run = JiraSyncLog.objects.get(direction="reconcile", code="run")
+    assert (run.connection_id, run.outcome) == (connected.pk, "applied")
+    assert run.message == "checked 3 linked issues: 1 resolved, 0 reopened, 2 deleted in Jira, 0 unchanged"
+
+
+def test_reconciliation_watches_open_and_jira_resolved_links_of_its_own_connection_only(acme, connected, owner,
+                                                                                         other_org):
+    """Which links a run asks Jira about (mutation testing of `_watched_links`): open violations and
+    violations Jira resolved; not those a person or a scan resolved, not deleted links, not another
+    organization's or another site's links."""
+    from allyproof.core import clock
+
+    violations = list(acme.violations.order_by("rule_id")[:7])
+    assert len(violations) == 7
+    states = [  # (violation fields, link fields)
+        ({}, {}),                                                                          # open: watched
+        (dict(status="resolved", resolved_source="jira:ACME-2"), {}),                      # Jira resolved: watched
+        (dict(status="resolved", resolved_source="jira:ACME-3", resolved_by=owner), {}),   # a person: not
+        (dict(status="resolved", resolved_source="scan:9"), {}),                           # a scan: not
+        ({}, dict(status=JiraLink.Status.DELETED)),
+        ({}, dict(organization_id=other_org.pk)),
+        ({}, dict(cloud_id="another-site")),
+    ]
+    for n, (violation, (violation_fields, link_fields)) in enumerate(zip(violations, states, strict=True), start=1):
+        Violation.objects.filter(pk=violation.pk).update(**violation_fields)
+        JiraLink.objects.create(**{**dict(organization_id=connected.organization_id, violation=violation,
+                                          cloud_id=connected.cloud_id, dedupe_key=f"k{n}", project_key="ACME",
+                                          issue_key=f"ACME-{n}", issue_id=str(10000 + n),
+                                          status=JiraLink.Status.LINKED, created_at=clock.now()), **link_fields})
+    assert [link.issue_key for link in reconcile._watched_links(connected)] == ["ACME-1", "ACME-2"]

@@ -273,3 +273,87 @@ def test_case1_the_regression_policy_is_per_site(linked, sandbox, connected, org
     categories = {key: sandbox.get_issue(None, key)["fields"]["status"]["statusCategory"]["key"]
                   for key in ("ACME-1", "WEB-1")}
     assert categories == {"ACME-1": "done", "WEB-1": "new"}, list(JiraSyncLog.objects.values_list("code", "message"))
+
+
+# status_sync's own pieces (mutation testing, docs/mutation-testing.md) ------------------------------
+
+def event_naming(name="jira:issue_updated", issue_id="", issue_key=""):
+    from allyproof.integrations.jira.webhook_payload import Event
+
+    return Event(name=name, issue_id=issue_id, issue_key=issue_key, timestamp=None, issue_self="",
+                 matched_webhook_ids=(), changelog_id="", comment_id="", payload={})
+
+
+def test_link_for_finds_our_live_link_by_id_first_then_by_key_and_nothing_else(linked, connected, other_org):
+    from allyproof.integrations.jira.status_sync import link_for
+
+    ours = JiraLink.objects.get(violation=linked)
+    now = clock.now()
+
+    def another(key, issue_id, **fields):
+        values = dict(organization_id=connected.organization_id, violation=linked, cloud_id=connected.cloud_id,
+                      dedupe_key=f"k-{key}", project_key="ACME", issue_key=key, issue_id=issue_id,
+                      status=JiraLink.Status.LINKED, created_at=now)
+        return JiraLink.objects.create(**{**values, **fields})
+
+    newer = another("ACME-2", "99002")
+    another("ACME-6", "99006", status=JiraLink.Status.DELETED)
+    another("ACME-7", "99007", cloud_id="another-site")
+    another("ACME-8", "99008", organization_id=other_org.pk)
+    assert link_for(connected, event_naming(issue_id=ours.issue_id)) == ours
+    assert link_for(connected, event_naming(issue_key=ours.issue_key)) == ours
+    # An id and a key naming two links (the issue moved, its old key now names another): the id wins.
+    assert link_for(connected, event_naming(issue_id=newer.issue_id, issue_key=ours.issue_key)) == newer
+    assert link_for(connected, event_naming()) is None
+    for key, issue_id in (("ACME-404", "99404"), ("ACME-6", "99006"), ("ACME-7", "99007"), ("ACME-8", "99008")):
+        assert link_for(connected, event_naming(issue_key=key)) is None, key
+        assert link_for(connected, event_naming(issue_id=issue_id)) is None, issue_id
+
+
+def test_a_deletion_handled_says_what_happened_and_names_the_violation(linked, connected):
+    from allyproof.integrations.jira.status_sync import Handled, on_issue_deleted, on_issue_updated
+
+    not_ours = Handled(InboundEvent.Outcome.IGNORED, "not_ours", "ignored: not an issue AllyProof created")
+    assert on_issue_deleted(connected, event_naming("jira:issue_deleted", "1", "ACME-99"), None) == not_ours
+    assert on_issue_updated(connected, event_naming(issue_key="ACME-99"), None) == not_ours
+    link = JiraLink.objects.get(violation=linked)
+    assert on_issue_deleted(connected, event_naming("jira:issue_deleted", link.issue_id, link.issue_key), link) == Handled(
+        InboundEvent.Outcome.APPLIED, "issue_deleted", "ACME-1 deleted in Jira; the violation can be pushed again",
+        linked.pk)
+    link.refresh_from_db()
+    assert link.status == JiraLink.Status.DELETED
+
+
+def test_only_our_own_comment_on_this_site_is_an_echo(linked, connected):
+    """The echo check matches our comment by its id, on this site, as a comment: a person's comment on the
+    same issue (which can ride with their move to Done) is never taken for ours."""
+    from allyproof.integrations.jira.status_sync import is_echo
+    from allyproof.integrations.jira.webhook_payload import Event
+
+    def with_comment(comment_id):
+        return Event(name="jira:issue_updated", issue_id="", issue_key="ACME-1", timestamp=None, issue_self="",
+                     matched_webhook_ids=(), changelog_id="", comment_id=comment_id, payload={})
+
+    def wrote(kind, jira_id, cloud_id=connected.cloud_id):
+        OutboundWrite.objects.create(cloud_id=cloud_id, issue_key="ACME-1", kind=kind, jira_id=jira_id,
+                                     created_at=clock.now())
+
+    wrote("comment", "10001")
+    wrote("comment", "10002", cloud_id="another-site")
+    wrote("property", "10003")
+    assert is_echo(connected, with_comment("10001"))
+    assert not is_echo(connected, with_comment(""))
+    for person_or_elsewhere in ("10002", "10003", "10004"):
+        assert not is_echo(connected, with_comment(person_or_elsewhere)), person_or_elsewhere
+
+
+def test_a_second_deletion_of_a_link_keeps_the_first_time(linked, same_clock):
+    """A late duplicate deletion (webhook after reconciliation) leaves the link's history as it was."""
+    from allyproof.integrations.jira.sync_apply import link_mark_deleted
+
+    link = JiraLink.objects.get(violation=linked)
+    link_mark_deleted(link=link)
+    first = JiraLink.objects.get(pk=link.pk).deleted_at
+    same_clock.advance(60)
+    link_mark_deleted(link=JiraLink.objects.get(pk=link.pk))
+    assert JiraLink.objects.get(pk=link.pk).deleted_at == first == clock.now() - dt.timedelta(seconds=60)
