@@ -45,7 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: Jira's deliveries to a connection's callback URL skip the page stack (it explains why).
-    "allyproof.integrations.jira.middleware.WebhookReceiverMiddleware",
+    "allyproof.integrations.jira.ui.middleware.WebhookReceiverMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,7 +76,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "allyproof.accounts.context_processors.organization",
-                "allyproof.integrations.jira.context_processors.jira",
+                "allyproof.integrations.jira.ui.context_processors.jira",
             ],
         },
     },

@@ -116,7 +116,7 @@ class World:
     def __init__(self, *, tenants: int, pool: int, sim: Sim):
         import httpx
 
-        from allyproof.integrations.jira import client as jira_client
+        from allyproof.integrations.jira.connection import client as jira_client
         from jira_sandbox import Sandbox, SandboxConfig
         from jira_sandbox.clock import Clock
 
@@ -151,8 +151,8 @@ class World:
         from django.urls import reverse
 
         from allyproof.core import impact as impacts
-        from allyproof.integrations.jira import rules
-        from allyproof.integrations.jira.gateway import client_for
+        from allyproof.integrations.jira.outbound import rules
+        from allyproof.integrations.jira.connection.gateway import client_for
         from allyproof.integrations.jira.models import JiraConnection
         from tests import factories
 
@@ -216,8 +216,9 @@ class Workers:
         self.open.add(job_id)
 
     def _work(self) -> None:
-        from allyproof.integrations.jira import jobs, push
-        from allyproof.integrations.jira.gateway import client_for
+        from allyproof.integrations.jira.outbound import jobs
+        from allyproof.integrations.jira.outbound import push
+        from allyproof.integrations.jira.connection.gateway import client_for
         from allyproof.integrations.jira.models import PushJob
 
         while not self._stop():
@@ -242,7 +243,8 @@ class Workers:
 
 
 def make_gate(sim: Sim, pool: int, headroom: float):
-    from allyproof.integrations.jira import budget, pacing
+    from allyproof.integrations.jira.connection import budget
+    from allyproof.integrations.jira.connection import pacing
 
     shared = budget.Budget(store=budget.DatabaseStore(default_quota=pool), headroom=headroom, clock=sim.time,
                            refresh=0.5)
@@ -254,7 +256,7 @@ def jain(values: list[float]) -> float:
 
 
 def job_for(tenant: dict, violations) -> int:
-    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.outbound import jobs
 
     return jobs.push_job_create(site=tenant["site"], violations=violations, kind="bulk", project_key="ACME",
                                 enqueue=False).pk

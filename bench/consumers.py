@@ -181,9 +181,10 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
     from django.urls import reverse
 
     from allyproof.core import clock
-    from allyproof.integrations.jira import client as jira_client
-    from allyproof.integrations.jira import jobs, rules
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.connection import client as jira_client
+    from allyproof.integrations.jira.outbound import jobs
+    from allyproof.integrations.jira.outbound import rules
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob, PushJobItem
     from allyproof.monitoring.models import Violation
     from tests import factories
@@ -251,7 +252,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
         job_ids = [jobs.push_job_create(site=t["sites"][round_no], violations=t["sites"][round_no].violations.order_by("rule_id"),
                                         kind="bulk", project_key="ACME", enqueue=True).pk for t in tenants]
         load_before = os.getloadavg()[0]
-        from allyproof.integrations.jira import budget as points
+        from allyproof.integrations.jira.connection import budget as points
 
         shared = points.default_budget()
         pool_now = shared.store.pools([points.GLOBAL], points.hour_of(time.time()))[points.GLOBAL]
@@ -322,7 +323,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
         print(f"{r['consumers']:>9} {r['threads']:>4} {r['wall']:>7.2f} {r['span']:>7.2f} {r['pushed']:>3}/{r['items']:<3} {r['calls']:>6} "
               f"{r['pushed'] / r['wall']:>9.2f} {r['concurrent_jobs']:>12} {r['median_gap_ms']:>13.0f} ms "
               f"{r['min_gap_ms']:>4.0f} ms {r['load'][0]:>5.2f}/{r['load'][1]:<5.2f}")
-    from allyproof.integrations.jira import budget
+    from allyproof.integrations.jira.connection import budget
 
     pacing_rate = args.tenants * 1000 / args.interval_ms
     headroom = 1 - int(env.get("JIRA_BUDGET_HEADROOM_PERCENT", "3")) / 100

@@ -94,8 +94,8 @@ def connect_world(sandbox_url: str):
     from django.test import Client
     from django.urls import reverse
 
-    from allyproof.integrations.jira import rules
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.outbound import rules
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraConnection
     from jira_sandbox import DEMO_AGENCY_ID
     from tests import factories
@@ -131,8 +131,8 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
     django.setup()
     from django.core.management import call_command
 
-    from allyproof.integrations.jira import client as jira_client
-    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.connection import client as jira_client
+    from allyproof.integrations.jira.outbound import jobs
     from allyproof.integrations.jira.models import JiraLink, PushJob
 
     call_command("migrate", verbosity=0)

@@ -47,9 +47,14 @@ from django.test import Client  # noqa: E402
 
 from allyproof.core import clock  # noqa: E402
 from allyproof.core import impact as impacts  # noqa: E402
-from allyproof.integrations.jira import client as jira_client  # noqa: E402
-from allyproof.integrations.jira import content, jobs, pacing, push, rules, tokens  # noqa: E402
-from allyproof.integrations.jira.gateway import client_for  # noqa: E402
+from allyproof.integrations.jira.connection import client as jira_client  # noqa: E402
+from allyproof.integrations.jira.outbound import content  # noqa: E402
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection import tokens
+from allyproof.integrations.jira.connection.gateway import client_for  # noqa: E402
 from allyproof.monitoring.models import Violation  # noqa: E402
 from jira_sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests import factories  # noqa: E402

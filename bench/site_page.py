@@ -154,7 +154,7 @@ def breakdown(client, url: str, site) -> dict[str, float]:
     """One request timed whole, then its two data-building parts called on their own."""
     from django.test import RequestFactory
 
-    from allyproof.integrations.jira import selectors as jira_selectors
+    from allyproof.integrations.jira.ui import selectors as jira_selectors
     from allyproof.monitoring import views
 
     started = time.perf_counter()

@@ -135,7 +135,7 @@ def _django():
     django.setup()
     import httpx
 
-    from allyproof.integrations.jira import client as jira_client
+    from allyproof.integrations.jira.connection import client as jira_client
 
     jira_client.use_transport(httpx.HTTPTransport())
 
@@ -147,8 +147,9 @@ def child_setup(orgs: int, sites: int) -> dict[str, Any]:
     from django.urls import reverse
 
     from allyproof.core import impact as impacts
-    from allyproof.integrations.jira import rules, webhooks
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.outbound import rules
+    from allyproof.integrations.jira.connection import webhooks
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraConnection
     from tests import factories
 
@@ -237,9 +238,10 @@ def child_rules(tenants: list[dict[str, Any]]) -> dict[str, Any]:
     """The excluded sites get a rule (OPS, no auto-push) under faults: every registration changes."""
     _django()
     from allyproof.core import impact as impacts
-    from allyproof.integrations.jira import rules, webhooks
-    from allyproof.integrations.jira.errors import JiraError
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.outbound import rules
+    from allyproof.integrations.jira.connection import webhooks
+    from allyproof.integrations.jira.connection.errors import JiraError
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraConnection
 
     failed = 0
@@ -263,10 +265,10 @@ def child_rules(tenants: list[dict[str, Any]]) -> dict[str, Any]:
 
 def child_census(ask_jira: bool) -> dict[str, Any]:
     _django()
-    from allyproof.integrations.jira import webhooks
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.connection import webhooks
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraConnection, JiraLink, RepairedDuplicate
-    from allyproof.integrations.jira import vault
+    from allyproof.integrations.jira.connection import vault
     from allyproof.monitoring.models import Violation
 
     violations = []

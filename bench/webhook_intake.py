@@ -117,7 +117,7 @@ def _before_done(body: dict[str, Any]) -> dict[str, Any]:
     like a reopen at the same instant. A person takes seconds: the In Progress and edit bodies of linked
     issues are dated 5 s earlier (captured before their Done, so their order is unchanged; the
     sequences' To Do steps are left as captured, a second after their Done)."""
-    from allyproof.integrations.jira.webhook_payload import jira_time
+    from allyproof.integrations.jira.inbound.payload import jira_time
 
     fields = body["issue"]["fields"]
     if fields["status"]["statusCategory"]["key"] == "done" or not fields.get("statuscategorychangedate"):

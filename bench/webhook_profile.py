@@ -103,7 +103,7 @@ def _minimal_path(requests, count: int) -> dict[str, float]:
     import secrets
 
     from allyproof.core import clock
-    from allyproof.integrations.jira import inbound
+    from allyproof.integrations.jira.inbound import intake as inbound
     from allyproof.integrations.jira.models import InboundEvent
 
     sample = requests[:count]
@@ -155,7 +155,7 @@ def main() -> int:
         statuses += [_wsgi_post(app, body, headers, path) for body, headers, path in batch]
         profiler.disable()
         profiles[clock_name], profilers[clock_name] = pstats.Stats(profiler), profiler
-    from allyproof.integrations.jira import inbound_apply
+    from allyproof.integrations.jira.inbound import apply as inbound_apply
 
     inbound_apply.pending_apply()  # the warm-up's and the first batch's deliveries
     worker = cProfile.Profile(time.process_time)

@@ -6,7 +6,7 @@ import pathlib
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PATH = ROOT / "allyproof/integrations/jira/sync_decision.py"
+PATH = ROOT / "allyproof/integrations/jira/inbound/sync_decision.py"
 TESTS = ["tests/jira/test_sync_decision.py"]
 MUTANTS = {  # name: (text, replacement)
     "no time counts as a time": ("lambda f: f.changed_at is None,", "lambda f: f.changed_at is not None,"),

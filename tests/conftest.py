@@ -40,7 +40,7 @@ def site(org):
 @pytest.fixture(autouse=True)
 def fresh_points_budget():
     """The process-wide budget keeps its reads of the pools for a moment: no test sees another's."""
-    from allyproof.integrations.jira import budget
+    from allyproof.integrations.jira.connection import budget
 
     budget._shared.clear()
     yield
@@ -54,7 +54,7 @@ def no_inherited_inbound_wake_flag():
     consumer from being woken until the per-minute sweep."""
     from huey.contrib.djhuey import HUEY
 
-    from allyproof.integrations.jira.inbound_apply import WAKE_FLAG
+    from allyproof.integrations.jira.inbound.apply import WAKE_FLAG
 
     HUEY.delete(WAKE_FLAG)
     yield

@@ -99,7 +99,7 @@ def test_people_get_a_page_and_machines_json_by_accept(client):
 @pytest.mark.services
 @pytest.mark.django_db
 def test_a_pause_in_the_redis_gate_is_seen_too(client, settings):
-    from allyproof.integrations.jira.pacing import RedisGate
+    from allyproof.integrations.jira.connection.pacing import RedisGate
     from tests.services import redis_url
 
     url = redis_url()

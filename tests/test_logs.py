@@ -58,13 +58,13 @@ def test_secret_keys_are_redacted_whatever_their_value(captured):
 
 
 def test_event_messages_become_fields(captured):
-    logging.getLogger("allyproof.integrations.jira.inbound").info(
+    logging.getLogger("allyproof.integrations.jira.inbound.intake").info(
         "jira.webhook.received event=%s issue=%s outcome=%s", "jira:issue_updated", "ACME-1", "applied")
     structlog.get_logger("allyproof.test").warning("jira.refresh.failed", connection=7, token=SECRET)
     first, second = captured()
     assert (first["event"], first["event_name"], first["issue"], first["outcome"]) == (
         "jira.webhook.received", "jira:issue_updated", "ACME-1", "applied")
-    assert first["level"] == "info" and first["logger"] == "allyproof.integrations.jira.inbound"
+    assert first["level"] == "info" and first["logger"] == "allyproof.integrations.jira.inbound.intake"
     assert (second["event"], second["connection"], second["token"]) == ("jira.refresh.failed", 7, "[redacted]")
 
 
@@ -80,7 +80,7 @@ def test_an_unquoted_sentence_is_kept_whole_up_to_the_next_field(captured):
 def test_a_webhooks_reason_is_kept_where_an_oauth_code_would_be_redacted(captured):
     # The receiver names why it answered as it did ("entered_done", "bad_signature"); under the key
     # "code" that reason was blanked like an OAuth code, so the receiver logs it as "reason".
-    logging.getLogger("allyproof.integrations.jira.inbound_apply").info(
+    logging.getLogger("allyproof.integrations.jira.inbound.apply").info(
         "jira.webhook.applied event_name=%s issue=%s outcome=%s reason=%s", "jira:issue_updated", "ACME-1",
         "applied", "entered_done")
     logging.getLogger("allyproof.test").info("oauth.callback code=%s", SECRET)

@@ -138,7 +138,7 @@ def _pauses_now() -> list[tuple[str, float, str]]:
     if settings.CONFIG.redis_url:
         import redis
 
-        from allyproof.integrations.jira.pacing import RedisGate
+        from allyproof.integrations.jira.connection.pacing import RedisGate
 
         prefix = RedisGate.__init__.__kwdefaults__["prefix"] + "pause:"
         client = redis.Redis.from_url(settings.CONFIG.redis_url, socket_timeout=2)
@@ -157,7 +157,7 @@ def _pauses_now() -> list[tuple[str, float, str]]:
 
 def _points_budget() -> str:
     """The app-wide points pool this hour, as every consumer accounts for it (budget.py)."""
-    from allyproof.integrations.jira import budget as points
+    from allyproof.integrations.jira.connection import budget as points
 
     shared = points.default_budget()
     pool = shared.store.pools([points.GLOBAL], points.hour_of(time.time()))[points.GLOBAL]

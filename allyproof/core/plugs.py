@@ -30,16 +30,16 @@ class Panel:
 
 
 # The site page, below the summary: "Scan now" and progress, then the Jira sync block.
-SITE_PANELS = ("allyproof.scanning.panel.SITE_PANEL", "allyproof.integrations.jira.panels.SITE_BLOCK")
+SITE_PANELS = ("allyproof.scanning.panel.SITE_PANEL", "allyproof.integrations.jira.ui.panels.SITE_BLOCK")
 # A scan's page, below its changes: the pages the scanner could not scan.
 SCAN_PANELS = ("allyproof.scanning.panel.SCAN_PANEL",)
 # A violation's page: beside "Mark resolved", then below the affected pages.
-VIOLATION_ACTIONS = ("allyproof.integrations.jira.panels.PUSH_BUTTON",)
-VIOLATION_PANELS = ("allyproof.integrations.jira.panels.SYNC_LOG",)
+VIOLATION_ACTIONS = ("allyproof.integrations.jira.ui.panels.PUSH_BUTTON",)
+VIOLATION_PANELS = ("allyproof.integrations.jira.ui.panels.SYNC_LOG",)
 # Extra columns of a site's violations table (monitoring.table_columns.Column).
-SITE_TABLE_COLUMNS = ("allyproof.integrations.jira.columns.COLUMN",)
+SITE_TABLE_COLUMNS = ("allyproof.integrations.jira.ui.columns.COLUMN",)
 # Sections of Settings → Support's "copy diagnostics" block (accounts.support.Provider).
-SUPPORT_DIAGNOSTICS = ("allyproof.integrations.jira.diagnostics.jira_diagnostics",)
+SUPPORT_DIAGNOSTICS = ("allyproof.integrations.jira.ui.diagnostics.jira_diagnostics",)
 # Receivers of monitoring.events, run after the ingestion commits.
 SCAN_COMPLETED = ("allyproof.integrations.jira.receivers.on_scan_completed",)
 VIOLATIONS_FIXED = ("allyproof.integrations.jira.receivers.on_violations_fixed",)

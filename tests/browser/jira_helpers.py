@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 from django.utils.csp import CSP
 
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import jobs, push, rules
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, PushJob
 from jira_sandbox import Sandbox, SandboxConfig
 from jira_sandbox.serve import make_server

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from allyproof.accounts.models import ApiToken, Membership
-from allyproof.integrations.jira import push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection
 from tests import factories
 from tests.browser.conftest import sign_in
@@ -117,7 +117,7 @@ def test_integrations_page_in_words_times_zoned_danger_apart(world, browser_page
     rule.save(update_fields=["auto_push"])
     from allyproof.core import clock
     type(rule).objects.filter(pk=rule.pk).update(auto_push_since=clock.now())
-    from allyproof.integrations.jira import webhooks
+    from allyproof.integrations.jira.connection import webhooks
     webhooks.webhook_sync(connection=world["connection"], client=client_for(world["connection"]))
     sign_in(page, live_server, admin_user.email)
     page.get_by_role("link", name="Settings").click()
@@ -176,7 +176,7 @@ def test_keys_never_wrap_and_created_does_not_look_like_a_button(world, browser_
 
 
 def test_history_links_after_disconnect(world, browser_page, live_server, admin_user):
-    from allyproof.integrations.jira import connection as connection_service
+    from allyproof.integrations.jira.connection import lifecycle as connection_service
 
     link = world["pushed"].jira_links.get()
     connection_service.connection_disconnect(connection=world["connection"], by=admin_user,

@@ -7,8 +7,8 @@ job itself, the way the worker would, and then waits for the page to say what ha
 import pytest
 from playwright.sync_api import expect
 
-from allyproof.integrations.jira import push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob, SiteSyncRule
 from allyproof.monitoring import wcag
 from tests import factories

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from allyproof.core.links import is_web_url
-from allyproof.integrations.jira import content
+from allyproof.integrations.jira.outbound import content
 from tests import factories
 from tests.atlassian import assert_valid_adf
 from tests.jira.test_content import make

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.urls import reverse
 
-from allyproof.integrations.jira import client as jira_client
+from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira.models import JiraConnection
 from jira_sandbox import DEMO_AGENCY_ID, Sandbox, SandboxConfig
 
@@ -70,8 +70,8 @@ def connected(client, admin_user, sandbox, site):
 @pytest.fixture
 def rules_for(connected):
     """Saves sync rules through the real service (so issue types are checked against Jira)."""
-    from allyproof.integrations.jira import rules
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.outbound import rules
+    from allyproof.integrations.jira.connection.gateway import client_for
 
     def _save(site, key="ACME", severities=("critical", "serious", "moderate", "minor"), enabled=True,
               auto_push=False, issue_type=""):
@@ -130,7 +130,7 @@ def huey_immediate():
 def deliver_into(client, *, apply=True):
     """The sandbox's sender posting to the receiver through Django's test client; with `apply`, the
     worker's run (inbound_apply) follows each delivery in this process, as a consumer would."""
-    from allyproof.integrations.jira import inbound_apply
+    from allyproof.integrations.jira.inbound import apply as inbound_apply
 
     def send(url, headers, body):
         status = client.post(url.removeprefix("http://testserver"), body, content_type="application/json",

@@ -15,7 +15,7 @@ import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "allyproof.settings"
 django.setup()
 
-from allyproof.integrations.jira import pacing  # noqa: E402
+from allyproof.integrations.jira.connection import pacing  # noqa: E402
 
 T0, INTERVAL = 1_000_000.0, 0.15
 kind, site, count, go_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]

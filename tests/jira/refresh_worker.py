@@ -13,7 +13,7 @@ import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "allyproof.settings"
 django.setup()
 
-from allyproof.integrations.jira import tokens  # noqa: E402
+from allyproof.integrations.jira.connection import tokens  # noqa: E402
 
 connection_id, go_file = int(sys.argv[1]), sys.argv[2]
 deadline = time.monotonic() + 30

@@ -7,8 +7,9 @@ from django.test import Client
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira import jobs, push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraLink, OutboundWrite, PushJob, PushJobItem
 from tests.jira.conftest import NoGate
 

@@ -6,8 +6,10 @@ import json
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import autopush, jobs, push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import autopush
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, PushJob, SiteSyncRule
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
@@ -84,7 +86,7 @@ def test_a_required_field_pauses_auto_push_with_the_reason(scanned, rules_for, s
 
 def test_a_regression_is_commented_on_its_issue_and_the_echo_does_not_resolve_it(
         scanned, rules_for, sandbox, connected, client, django_capture_on_commit_callbacks):
-    from allyproof.integrations.jira import webhooks
+    from allyproof.integrations.jira.connection import webhooks
 
     rules_for(scanned)
     webhooks.webhook_sync(connection=connected, client=client_for(connected))
@@ -123,7 +125,7 @@ def test_jira_busy_at_the_project_check_leaves_the_follow_up_to_run_again(
         scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
     """A 429 (or a 5xx, a timeout) while checking the project says nothing about the project: the scan's
     new violations must still be auto-pushed when the follow-up runs again, and no pause is recorded."""
-    from allyproof.integrations.jira import scan_followup
+    from allyproof.integrations.jira.outbound import scan_followup
     from allyproof.integrations.jira.models import ScanFollowUp
 
     rules_for(scanned, auto_push=True)
@@ -149,8 +151,9 @@ def test_detected_again_comments_only_on_the_reopened_violations_live_links_on_t
     """Mutation testing of `autopush.detected_again`: not a violation that was not reopened, not a deleted
     link, not a link on another Jira site; the count is the comments written."""
     from allyproof.core import clock
-    from allyproof.integrations.jira import autopush, push
-    from allyproof.integrations.jira.gateway import client_for
+    from allyproof.integrations.jira.outbound import autopush
+    from allyproof.integrations.jira.outbound import push
+    from allyproof.integrations.jira.connection.gateway import client_for
     from allyproof.integrations.jira.models import JiraLink, OutboundWrite
     from tests.jira.conftest import NoGate
 

@@ -8,10 +8,13 @@ import pytest
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira import budget, jobs, pacing, push
-from allyproof.integrations.jira import ratelimit_headers as rl
-from allyproof.integrations.jira.client import error_for
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import budget
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection import ratelimit_headers as rl
+from allyproof.integrations.jira.connection.client import error_for
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import PushJob, PushJobItem
 from tests.services import redis_url
 

@@ -12,9 +12,10 @@ from django.db import connection as db
 from django.urls import reverse
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import jobs, rules
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
 from tests import factories
 from tests.jira.conftest import connect

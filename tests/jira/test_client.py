@@ -4,11 +4,11 @@ import logging
 
 import pytest
 
-from allyproof.integrations.jira.errors import JiraAuthError, JiraRateLimited, JiraTransientError
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection.errors import JiraAuthError, JiraRateLimited, JiraTransientError
+from allyproof.integrations.jira.connection.gateway import client_for
 from tests.jira.test_tokens import token_calls
 
-CLIENT_LOG = "allyproof.integrations.jira.client"
+CLIENT_LOG = "allyproof.integrations.jira.connection.client"
 
 
 def calls(caplog) -> list[logging.LogRecord]:

@@ -2,7 +2,7 @@
 
 import json
 
-from allyproof.integrations.jira import content
+from allyproof.integrations.jira.outbound import content
 from tests.atlassian import assert_valid_adf
 
 

@@ -6,10 +6,16 @@ import datetime as dt
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import converge, push
-from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import (JiraConnection, JiraLink, JiraSyncLog, OutboundWrite,
-                                                RepairedDuplicate)
+from allyproof.integrations.jira.outbound import converge
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import (
+    JiraConnection,
+    JiraLink,
+    JiraSyncLog,
+    OutboundWrite,
+    RepairedDuplicate,
+)
 from tests.jira.conftest import NoGate
 from tests.jira.test_push import do_push, push_until_settled
 

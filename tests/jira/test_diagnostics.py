@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.test import Client
 
-from allyproof.integrations.jira import push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection
 
 

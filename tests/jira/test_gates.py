@@ -2,7 +2,7 @@
 
 import pytest
 
-from allyproof.integrations.jira.gates import Situation, block_reason
+from allyproof.integrations.jira.outbound.gates import Situation, block_reason
 
 OK = dict(connection_status="active", rule_enabled=True, project_key="ACME",
           severities=frozenset({"critical", "serious"}), impact="critical", violation_status="open", linked_key=None)

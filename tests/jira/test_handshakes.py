@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from allyproof.core import clock
 from allyproof.integrations.jira import tasks
-from allyproof.integrations.jira.handshakes import abandoned_handshakes_wipe
+from allyproof.integrations.jira.connection.handshakes import abandoned_handshakes_wipe
 from allyproof.integrations.jira.models import JiraConnection, OAuthState
 from tests.jira.conftest import consent, start_connect
 

@@ -7,9 +7,16 @@ import time
 import jwt
 import pytest
 
-from allyproof.integrations.jira import push, webhooks
-from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog, OutboundWrite
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import (
+    InboundEvent,
+    JiraConnection,
+    JiraLink,
+    JiraSyncLog,
+    OutboundWrite,
+)
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_resolve
 from tests.jira.conftest import NoGate, deliver_into
@@ -175,7 +182,7 @@ def test_an_unknown_callback_url_is_404_and_the_old_shared_url_is_gone(client, c
 
 
 def test_an_oversized_body_is_413_before_it_is_read(client, connected):
-    from allyproof.integrations.jira.inbound import MAX_BODY_BYTES
+    from allyproof.integrations.jira.inbound.intake import MAX_BODY_BYTES
 
     body = b'{"webhookEvent": "jira:issue_updated", "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
     response = client.post(url_of(connected), body, content_type="application/json",
@@ -256,7 +263,7 @@ def test_a_deliverys_access_line_names_its_outcome_and_reason_and_never_the_url_
 def test_the_receiver_path_is_exactly_a_callback_url():
     """Only a connection's callback URL takes the short path; the retired shared URL and anything
     below or beside it go through the whole stack (and its 404s, 405s and redirects)."""
-    from allyproof.integrations.jira.middleware import receiver_token
+    from allyproof.integrations.jira.ui.middleware import receiver_token
 
     assert receiver_token("/integrations/jira/webhook/abc123/") == "abc123"
     for path in ("/integrations/jira/webhook/", "/integrations/jira/webhook/abc123", "/integrations/jira/webhook/a/b/",

@@ -6,8 +6,10 @@ import contextlib
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import inbound_apply, push, webhooks
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraSyncLog
 from allyproof.monitoring.models import Violation
 from tests.jira.conftest import NoGate, deliver_into
@@ -81,7 +83,7 @@ def test_a_worker_killed_between_intake_and_apply_loses_nothing(received, sandbo
         if applied:
             raise WorkerKilled
         applied.append(event)
-        from allyproof.integrations.jira.status_sync import on_issue_updated
+        from allyproof.integrations.jira.inbound.status_sync import on_issue_updated
         return on_issue_updated(connection, event, link)
 
     with pytest.raises(WorkerKilled):

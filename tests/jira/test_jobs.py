@@ -6,8 +6,10 @@ import pytest
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira import jobs, pacing, push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
 from tests.jira.conftest import NoGate
 
@@ -173,7 +175,7 @@ def test_sweeper_resumes_stale_jobs_only(acme, sandbox):
     PushJob.objects.filter(pk=lost_enqueue.pk).update(created_at=clock.now() - dt.timedelta(minutes=5))
     fresh = make_job(acme, [])
     enqueued = []
-    from allyproof.integrations.jira import jobs as jobs_module
+    from allyproof.integrations.jira.outbound import jobs as jobs_module
 
     original, jobs_module._enqueue = jobs_module._enqueue, enqueued.append
     try:

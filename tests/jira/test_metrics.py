@@ -8,8 +8,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from allyproof.core import clock
-from allyproof.integrations.jira import jobs, pacing, push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import PushJob
 from allyproof.integrations.jira.tasks import reconcile_all
 from tests.jira.conftest import NoGate

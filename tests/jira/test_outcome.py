@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from allyproof.integrations.jira import outcome
+from allyproof.integrations.jira.outbound import outcome
 
 T = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
 W = outcome.Windows(commit=dt.timedelta(minutes=5), search_lag=dt.timedelta(minutes=10),

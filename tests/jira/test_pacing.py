@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from allyproof.integrations.jira import pacing
+from allyproof.integrations.jira.connection import pacing
 from allyproof.integrations.jira.models import PacingGate
 from tests.services import redis_url
 
@@ -195,7 +195,7 @@ def test_a_429_with_neither_retry_after_nor_a_reset_pauses_for_the_first_backoff
     """pause_for without either header (mutation testing: `reset_in = ""` raised TypeError here)."""
     from types import SimpleNamespace
 
-    from allyproof.integrations.jira import pacing as gate_module
+    from allyproof.integrations.jira.connection import pacing as gate_module
     from tests.jira.conftest import NoGate
 
     gate = NoGate()

@@ -8,8 +8,11 @@ from django.core.management import CommandError, call_command
 from huey.contrib.djhuey import HUEY
 
 from allyproof.core import clock
-from allyproof.integrations.jira import jobs, periodic, push, tasks, webhooks
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira import periodic, tasks
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import PushJob
 from tests.jira.conftest import NoGate
 

@@ -9,8 +9,8 @@ import re
 import pytest
 from django.core.cache import cache
 
-from allyproof.integrations.jira import projects
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import projects
+from allyproof.integrations.jira.connection.gateway import client_for
 
 
 @pytest.fixture(autouse=True)

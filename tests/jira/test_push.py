@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection as db_connection
 
-from allyproof.integrations.jira import push
-from allyproof.integrations.jira.errors import JiraRateLimited, JiraValidationError
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection.errors import JiraRateLimited, JiraValidationError
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, OutboundWrite
 from tests.jira.conftest import NoGate
 from tests.services import require_postgres
@@ -343,7 +343,7 @@ def rules_for_tx(client, admin_user, sandbox, site):
     client.force_login(admin_user)
     connection = connect(client, sandbox)
     factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
-    from allyproof.integrations.jira import rules
+    from allyproof.integrations.jira.outbound import rules
 
     rules.rules_save(connection=connection, by=None, client=client_for(connection),
                      inputs=[rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME",

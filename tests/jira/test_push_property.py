@@ -24,9 +24,13 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from allyproof.core import clock
-from allyproof.integrations.jira import converge, jobs, pacing, push, rules
-from allyproof.integrations.jira.connection import connection_current, connection_disconnect
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import converge
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection.lifecycle import connection_current, connection_disconnect
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob
 from tests import factories
 from tests.jira.conftest import connect

@@ -4,8 +4,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from allyproof.integrations.jira import jobs, push, single_push
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import single_push
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
 
 

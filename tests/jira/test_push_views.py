@@ -176,7 +176,7 @@ def test_site_block_states(client, acme, member_user, sandbox, rules_for):
 
 
 def test_watching_a_finished_job_says_what_happened_in_place(client, acme, member_user, sandbox):
-    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.outbound import jobs
 
     violations = list(acme.violations.order_by("pk")[:3])
     job = jobs.push_job_create(site=acme, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
@@ -203,7 +203,7 @@ def test_an_abandoned_attempt_offers_the_button_again_and_recovers_by_label(clie
     import datetime as dt
 
     from allyproof.core import clock
-    from allyproof.integrations.jira import push
+    from allyproof.integrations.jira.outbound import push
 
     violation = acme.violations.get(rule_id="image-alt")
     connection = acme.organization.jira_connections.get()
@@ -224,7 +224,7 @@ def test_right_after_an_import_with_auto_push_the_block_says_a_push_is_starting(
     """Issue 12, case 6: the auto-push job is created by the worker after the scan; until then the block
     says a push is starting (and polls) instead of a silent "N ready"."""
     from allyproof.core import clock
-    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.outbound import jobs
     from allyproof.integrations.jira.models import SiteSyncRule
     from tests import factories
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from allyproof.integrations.jira import push, reconcile
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.inbound import reconcile
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, JiraSyncLog
 from allyproof.integrations.jira.tasks import reconcile_all, reconcile_history_daily
 from allyproof.monitoring.models import Violation
@@ -82,7 +83,7 @@ def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandb
 def test_a_busy_moment_is_retried_and_a_failing_batch_does_not_hold_back_the_others(acme, connected, sandbox):
     import pytest
 
-    from allyproof.integrations.jira.errors import JiraError
+    from allyproof.integrations.jira.connection.errors import JiraError
 
     push_all(acme, connected, ["image-alt", "color-contrast", "label", "link-name"])
     sandbox.transition_issue(None, "ACME-1", "Done")

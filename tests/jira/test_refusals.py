@@ -2,8 +2,8 @@
 
 import pytest
 
-from allyproof.integrations.jira import refusals
-from allyproof.integrations.jira.errors import (
+from allyproof.integrations.jira.outbound import refusals
+from allyproof.integrations.jira.connection.errors import (
     JiraAuthError,
     JiraNotFound,
     JiraTransientError,

@@ -7,8 +7,10 @@ import pytest
 
 from allyproof.core import clock
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import jobs, push, rules
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import PushJob, PushJobItem, SiteSyncRule
 from tests.jira.conftest import NoGate
 

@@ -7,8 +7,12 @@ import json
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import autopush, push, scan_fixed, scan_followup, webhooks
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import autopush
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import scan_fixed
+from allyproof.integrations.jira.outbound import scan_followup
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, ScanFollowUp, SiteSyncRule
 from allyproof.integrations.jira.sync_log import sync_log_for_violation
 from allyproof.monitoring import events

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from allyproof.integrations.jira import pacing
-from allyproof.integrations.jira.errors import JiraRateLimited
+from allyproof.integrations.jira.connection import pacing
+from allyproof.integrations.jira.connection.errors import JiraRateLimited
 from tests.services import redis_url
 
 

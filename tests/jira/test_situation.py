@@ -7,7 +7,8 @@ import pytest
 from django.conf import settings
 
 from allyproof.core import clock
-from allyproof.integrations.jira import push, selectors
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.ui import selectors
 from allyproof.integrations.jira.models import JiraLink
 
 

@@ -8,10 +8,21 @@ import json
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import inbound_apply, push, reconcile, scan_followup, webhooks
-from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
-                                                OutboundWrite, ScanFollowUp, SiteSyncRule)
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.inbound import reconcile
+from allyproof.integrations.jira.outbound import scan_followup
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import (
+    DetectedAgainComment,
+    InboundEvent,
+    JiraLink,
+    JiraSyncLog,
+    OutboundWrite,
+    ScanFollowUp,
+    SiteSyncRule,
+)
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_reopen, violation_resolve
 from tests import factories
@@ -278,14 +289,14 @@ def test_case1_the_regression_policy_is_per_site(linked, sandbox, connected, org
 # status_sync's own pieces (mutation testing, docs/mutation-testing.md) ------------------------------
 
 def event_naming(name="jira:issue_updated", issue_id="", issue_key=""):
-    from allyproof.integrations.jira.webhook_payload import Event
+    from allyproof.integrations.jira.inbound.payload import Event
 
     return Event(name=name, issue_id=issue_id, issue_key=issue_key, timestamp=None, issue_self="",
                  matched_webhook_ids=(), changelog_id="", comment_id="", payload={})
 
 
 def test_link_for_finds_our_live_link_by_id_first_then_by_key_and_nothing_else(linked, connected, other_org):
-    from allyproof.integrations.jira.status_sync import link_for
+    from allyproof.integrations.jira.inbound.status_sync import link_for
 
     ours = JiraLink.objects.get(violation=linked)
     now = clock.now()
@@ -311,7 +322,7 @@ def test_link_for_finds_our_live_link_by_id_first_then_by_key_and_nothing_else(l
 
 
 def test_a_deletion_handled_says_what_happened_and_names_the_violation(linked, connected):
-    from allyproof.integrations.jira.status_sync import Handled, on_issue_deleted, on_issue_updated
+    from allyproof.integrations.jira.inbound.status_sync import Handled, on_issue_deleted, on_issue_updated
 
     not_ours = Handled(InboundEvent.Outcome.IGNORED, "not_ours", "ignored: not an issue AllyProof created")
     assert on_issue_deleted(connected, event_naming("jira:issue_deleted", "1", "ACME-99"), None) == not_ours
@@ -327,8 +338,8 @@ def test_a_deletion_handled_says_what_happened_and_names_the_violation(linked, c
 def test_only_our_own_comment_on_this_site_is_an_echo(linked, connected):
     """The echo check matches our comment by its id, on this site, as a comment: a person's comment on the
     same issue (which can ride with their move to Done) is never taken for ours."""
-    from allyproof.integrations.jira.status_sync import is_echo
-    from allyproof.integrations.jira.webhook_payload import Event
+    from allyproof.integrations.jira.inbound.status_sync import is_echo
+    from allyproof.integrations.jira.inbound.payload import Event
 
     def with_comment(comment_id):
         return Event(name="jira:issue_updated", issue_id="", issue_key="ACME-1", timestamp=None, issue_self="",
@@ -349,7 +360,7 @@ def test_only_our_own_comment_on_this_site_is_an_echo(linked, connected):
 
 def test_a_second_deletion_of_a_link_keeps_the_first_time(linked, same_clock):
     """A late duplicate deletion (webhook after reconciliation) leaves the link's history as it was."""
-    from allyproof.integrations.jira.sync_apply import link_mark_deleted
+    from allyproof.integrations.jira.inbound.sync_apply import link_mark_deleted
 
     link = JiraLink.objects.get(violation=linked)
     link_mark_deleted(link=link)

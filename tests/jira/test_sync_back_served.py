@@ -14,11 +14,22 @@ from django.conf import settings
 from django.db import connection as db
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, tasks, webhooks
-from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import (DetectedAgainComment, InboundEvent, JiraLink, JiraSyncLog,
-                                                ScanFollowUp)
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira import tasks
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.inbound import reconcile
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.outbound import scan_followup
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import (
+    DetectedAgainComment,
+    InboundEvent,
+    JiraLink,
+    JiraSyncLog,
+    ScanFollowUp,
+)
 from allyproof.monitoring.models import Violation
 from jira_sandbox import DEMO_AGENCY_ID
 from tests import factories

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from allyproof.integrations.jira.sync_decision import Facts, decide
+from allyproof.integrations.jira.inbound.sync_decision import Facts, decide
 
 T = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)

@@ -40,12 +40,24 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from allyproof.core import clock
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import inbound_apply, push, reconcile, rules, scan_followup, webhooks
-from allyproof.integrations.jira.errors import JiraError
-from allyproof.integrations.jira.gateway import client_for
-from allyproof.integrations.jira.models import (InboundEvent, JiraConnection, JiraLink, JiraSyncLog, OutboundWrite,
-                                              ScanFollowUp, SiteSyncRule)
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.inbound import reconcile
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.outbound import scan_followup
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.errors import JiraError
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import (
+    InboundEvent,
+    JiraConnection,
+    JiraLink,
+    JiraSyncLog,
+    OutboundWrite,
+    ScanFollowUp,
+    SiteSyncRule,
+)
 from allyproof.monitoring.models import Violation
 from allyproof.monitoring.services import violation_reopen, violation_resolve
 from jira_sandbox import Sandbox, SandboxConfig

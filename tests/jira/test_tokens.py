@@ -12,10 +12,11 @@ from django.db import connection as db
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import tokens, vault
-from allyproof.integrations.jira.errors import NeedsReconnect
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira.connection import tokens
+from allyproof.integrations.jira.connection import vault
+from allyproof.integrations.jira.connection.errors import NeedsReconnect
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection
 from jira_sandbox import Sandbox, SandboxConfig
 from jira_sandbox.serve import make_server

@@ -7,8 +7,10 @@ import pytest
 from django.core.cache import cache
 from django.http import QueryDict
 
-from allyproof.integrations.jira import content, rules, triage
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import content
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.outbound import triage
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import SiteSyncRule
 
 ACME_OFFER = triage.Offered(priorities=("Highest", "High", "Medium", "Low", "Lowest"),
@@ -110,7 +112,7 @@ def test_the_sync_rules_form_offers_the_projects_priorities_and_components(conne
 
 def test_a_push_carries_the_sites_triage_into_jira(connected, site, sandbox):
     """The push path itself (not only content.issue_body) sends the saved priority, labels and components."""
-    from allyproof.integrations.jira import push
+    from allyproof.integrations.jira.outbound import push
     from tests import factories
     from tests.jira.conftest import NoGate
 

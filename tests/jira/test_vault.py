@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection as db
 
 from allyproof.core import crypto
-from allyproof.integrations.jira import vault
+from allyproof.integrations.jira.connection import vault
 from allyproof.integrations.jira.models import JiraConnection
 from tests import factories
 
@@ -101,7 +101,7 @@ def test_generate_prints_a_usable_key():
 
 
 def test_operators_can_read_jobs_and_links_in_the_admin(connected, acme, client, django_user_model, sandbox):
-    from allyproof.integrations.jira import jobs
+    from allyproof.integrations.jira.outbound import jobs
 
     job = jobs.push_job_create(site=acme, violations=acme.violations.all()[:2], kind="bulk", project_key="ACME",
                                enqueue=False)

@@ -10,8 +10,10 @@ import jwt
 import pytest
 
 from allyproof.core import clock
-from allyproof.integrations.jira import inbound_apply, push, webhooks
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraLink, JiraSyncLog
 from tests.jira.conftest import NoGate
 

@@ -9,11 +9,13 @@ from django.urls import reverse
 
 from allyproof.core import clock
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import push, rules, webhooks
-from allyproof.integrations.jira.errors import JiraValidationError
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.outbound import push
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.errors import JiraValidationError
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraConnection, JiraSyncLog
-from allyproof.integrations.jira.sync_status import webhook_status
+from allyproof.integrations.jira.inbound.sync_status import webhook_status
 from allyproof.integrations.jira.tasks import webhook_heal_all, webhook_refresh_all
 from allyproof.monitoring.models import Violation
 from tests import factories

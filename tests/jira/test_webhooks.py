@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira import webhooks
-from allyproof.integrations.jira.errors import JiraValidationError
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.errors import JiraValidationError
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import SiteSyncRule
 from allyproof.integrations.jira.tasks import webhook_refresh_all
 from tests import factories

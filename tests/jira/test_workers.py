@@ -13,9 +13,10 @@ import pytest
 from django.db import connection as db
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira import client as jira_client
-from allyproof.integrations.jira import jobs, rules
-from allyproof.integrations.jira.gateway import client_for
+from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import rules
+from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
 from tests import factories
 from tests.jira.conftest import connect

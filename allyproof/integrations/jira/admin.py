@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import InboundEvent, JiraConnection, JiraLink, OutboundWrite, PushJob, PushJobItem, SiteSyncRule
+from allyproof.integrations.jira.models import (
+    InboundEvent,
+    JiraConnection,
+    JiraLink,
+    OutboundWrite,
+    PushJob,
+    PushJobItem,
+    SiteSyncRule,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -17,11 +17,11 @@ from huey import crontab
 from allyproof.accounts.models import Organization
 from allyproof.core import clock
 
-from . import webhooks
-from .errors import JiraError
-from .gateway import client_for
-from .models import JiraConnection
-from .queue import Queue
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.errors import JiraError
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.models import JiraConnection
+from allyproof.integrations.jira.queue import Queue
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def webhook_refresh_all(*, organization: Organization | None = None) -> int:
 
 def reconcile_all(*, organization: Organization | None = None) -> int:
     """Apply what missed webhooks would have (issues Done or deleted in Jira)."""
-    from .reconcile import reconcile
+    from allyproof.integrations.jira.inbound.reconcile import reconcile
 
     applied = 0
     active = JiraConnection.objects.active()
@@ -60,7 +60,7 @@ def reconcile_all(*, organization: Organization | None = None) -> int:
 
 def reconcile_history_all(*, organization: Organization | None = None) -> int:
     """Notice deleted issues behind links of violations a person or a scan resolved."""
-    from .reconcile import reconcile_history
+    from allyproof.integrations.jira.inbound.reconcile import reconcile_history
 
     deleted = 0
     active = JiraConnection.objects.active()
@@ -76,35 +76,35 @@ def reconcile_history_all(*, organization: Organization | None = None) -> int:
 
 def sweep_push_jobs(*, organization: Organization | None = None) -> int:
     """Re-enqueue push jobs whose worker died (stale heartbeat) or whose enqueue was lost."""
-    from .jobs import push_jobs_sweep
+    from allyproof.integrations.jira.outbound.jobs import push_jobs_sweep
 
     return len(push_jobs_sweep())
 
 
 def wipe_abandoned_handshakes(*, organization: Organization | None = None) -> int:
     """Delete "choose a site" steps of Connect Jira left for 10 minutes, with their tokens."""
-    from .handshakes import abandoned_handshakes_wipe
+    from allyproof.integrations.jira.connection.handshakes import abandoned_handshakes_wipe
 
     return abandoned_handshakes_wipe(now=clock.now())
 
 
 def converge_links(*, organization: Organization | None = None) -> int:
     """Look again, once search caught up, at links created after an unknown outcome: repair duplicates."""
-    from .converge import converge_due
+    from allyproof.integrations.jira.outbound.converge import converge_due
 
     return converge_due(client_for=client_for)
 
 
 def sweep_scan_followups(*, organization: Organization | None = None, queue: Queue) -> int:
     """Queue again the scan follow-ups left pending or whose runner went silent."""
-    from .scan_followup import scan_followups_resume
+    from allyproof.integrations.jira.outbound.scan_followup import scan_followups_resume
 
     return len(scan_followups_resume(enqueue=queue.scan_followup))
 
 
 def inbound_apply_resume(*, organization: Organization | None = None) -> int:
     """Webhook deliveries received but not applied within a while (their run was lost) get one."""
-    from .inbound_apply import resume
+    from allyproof.integrations.jira.inbound.apply import resume
 
     return resume()
 
@@ -125,7 +125,7 @@ def webhook_heal_all(*, organization: Organization | None = None) -> int:
 
 def sync_log_prune(*, organization: Organization | None = None) -> int:
     """Delete sync-log lines older than JIRA_SYNC_LOG_DAYS."""
-    from .sync_log import sync_log_prune as prune
+    from allyproof.integrations.jira.sync_log import sync_log_prune as prune
 
     return prune(now=clock.now())
 

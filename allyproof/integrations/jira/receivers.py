@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from allyproof.monitoring.events import ScanCompleted, ViolationsFixed
 
-from . import tasks
-from .scan_followup import scan_followup_record
+from allyproof.integrations.jira import tasks
+from allyproof.integrations.jira.outbound.scan_followup import scan_followup_record
 
 
 def on_scan_completed(event: ScanCompleted) -> None:

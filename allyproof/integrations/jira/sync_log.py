@@ -12,7 +12,7 @@ from django.conf import settings
 
 from allyproof.core import clock
 
-from .models import JiraConnection, JiraLink, JiraSyncLog
+from allyproof.integrations.jira.models import JiraConnection, JiraLink, JiraSyncLog
 
 OUTCOMES = ("applied", "ignored", "refused", "duplicate", "echo", "unmatched", "failed", "written")
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import autopush, inbound_apply, periodic, scan_fixed, webhooks
-from .gateway import client_for
-from .jobs import push_job_run
-from .models import JiraConnection
-from .push import absolute_violation_url
-from .queue import Queue
-from .scan_followup import scan_followup_run
+from allyproof.integrations.jira import periodic
+from allyproof.integrations.jira.outbound import autopush
+from allyproof.integrations.jira.inbound import apply as inbound_apply
+from allyproof.integrations.jira.outbound import scan_fixed
+from allyproof.integrations.jira.connection import webhooks
+from allyproof.integrations.jira.connection.gateway import client_for
+from allyproof.integrations.jira.outbound.jobs import push_job_run
+from allyproof.integrations.jira.models import JiraConnection
+from allyproof.integrations.jira.outbound.push import absolute_violation_url
+from allyproof.integrations.jira.queue import Queue
+from allyproof.integrations.jira.outbound.scan_followup import scan_followup_run
 
 
 @db_task(retries=3, retry_delay=60)

@@ -1,6 +1,9 @@
 from django.urls import path
 
-from . import push_views, scan_fixed_views, views, webhook_views
+from allyproof.integrations.jira.ui import push_views
+from allyproof.integrations.jira.ui import scan_fixed_views
+from allyproof.integrations.jira.ui import views
+from allyproof.integrations.jira.ui import webhook_views
 
 urlpatterns = [
     path("settings/integrations/", views.integrations, name="integrations"),

@@ -1,6 +1,7 @@
 from django import template
 
-from .. import selectors, words
+from allyproof.integrations.jira import words
+from allyproof.integrations.jira.ui import selectors
 
 register = template.Library()
 
@@ -24,7 +25,7 @@ def jql_projects(jql: str) -> str:
 
 @register.inclusion_tag("jira/_violation_sync_log.html")
 def jira_violation_sync_log(violation):
-    from ..sync_log import sync_log_for_violation
+    from allyproof.integrations.jira.sync_log import sync_log_for_violation
 
     return {"log_rows": sync_log_for_violation(violation_id=violation.pk,
                                                organization_id=violation.site.organization_id)}

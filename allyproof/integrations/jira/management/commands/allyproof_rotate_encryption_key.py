@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from allyproof.core import crypto
-from allyproof.integrations.jira import vault
+from allyproof.integrations.jira.connection import vault
 
 
 class Command(BaseCommand):

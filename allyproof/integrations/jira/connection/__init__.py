@@ -1,0 +1,1 @@
+"""Connecting a Jira Cloud site: OAuth, the token vault, webhook registration, the client's transport."""

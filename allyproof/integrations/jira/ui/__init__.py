@@ -1,0 +1,1 @@
+"""The Jira integration's pages: views, panels on monitoring's pages, columns, words."""
