@@ -157,12 +157,22 @@ def _sign(cloud_id: str) -> str:
                           world.CLIENT_SECRET, algorithm="HS256")
 
 
-async def _send_all(requests: list[bytes], port: int, concurrency: int) -> list[tuple[float, int]]:
+async def _send_all(requests: list[bytes], port: int, concurrency: int,
+                    rate: float | None = None) -> list[tuple[float, int]]:
+    """Closed loop (`concurrency` lanes, each sends its next as soon as its last is answered), or with
+    `rate` open loop: delivery i is due at i / rate seconds, as Jira would send it whatever our answers
+    take, and its latency counts from when it was due (a late start is waiting too)."""
     results: list[tuple[float, int]] = [(0.0, 0)] * len(requests)
     position = iter(range(len(requests)))
+    t0 = time.perf_counter()
 
     async def one(i: int) -> None:
         started = time.perf_counter()
+        if rate:
+            due = t0 + i / rate
+            if due > started:
+                await asyncio.sleep(due - started)
+            started = due
         status = 0
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -289,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=False, help="postgres://… URL of an empty scratch database")
     parser.add_argument("--redis", help="redis://… URL of a scratch Redis database")
     parser.add_argument("--concurrency", type=int, default=16, help="deliveries in flight (default 16)")
+    parser.add_argument("--rate", type=float, help="send open loop at this many deliveries a second (with "
+                        "--concurrency high enough, e.g. 64), instead of as fast as answers come")
     parser.add_argument("--web-workers", type=int, default=2, help="ALLYPROOF_WEB_WORKERS (default 2, serve's)")
     parser.add_argument("--consumers", type=int, default=2, help="ALLYPROOF_CONSUMERS (default 2, serve's)")
     parser.add_argument("--seed", type=int, default=1)
@@ -335,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         meter = CpuMeter(serve.pid, args.db)
         cpu0, load0, sender0 = meter.sample(), os.getloadavg(), time.process_time()
         started = time.perf_counter()
-        results = asyncio.run(_send_all(requests, port, args.concurrency))
+        results = asyncio.run(_send_all(requests, port, args.concurrency, args.rate))
         wall = time.perf_counter() - started
         sender_cpu = time.process_time() - sender0
         cpu1, load1 = meter.sample(), os.getloadavg()
@@ -368,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     total_ms = sum(per.values()) + sender_cpu / n * 1000
     print(f"\nworld {setup['connections']} connections, {setup['links']} links; serve: gunicorn "
           f"{args.web_workers} sync workers, {args.consumers} consumers on Redis, PostgreSQL; sender: asyncio raw "
-          f"sockets, {args.concurrency} in flight; {os.cpu_count()} CPUs")
+          f"sockets, {args.concurrency} in flight{f', open loop at {args.rate:g}/s' if args.rate else ''}; {os.cpu_count()} CPUs")
     print(f"sent {n} ({distinct} distinct, {n - distinct} replays) in {wall:.2f} s: {rate:.1f}/s; latency p50 "
           f"{pct(50):.1f} ms, p95 {pct(95):.1f} ms, p99 {pct(99):.1f} ms, max {times[-1] * 1000:.1f} ms; "
           f"statuses {dict(sorted(statuses.items()))}")
