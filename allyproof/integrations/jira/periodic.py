@@ -41,37 +41,38 @@ def webhook_refresh_all(*, organization: Organization | None = None) -> int:
     return refreshed
 
 
-def reconcile_all(*, organization: Organization | None = None) -> int:
-    """Apply what missed webhooks would have (issues Done or deleted in Jira)."""
-    from allyproof.integrations.jira.inbound.reconcile import reconcile
-
-    applied = 0
+def _each_active(organization: Organization | None, event: str, run: Callable[[JiraConnection], int]) -> int:
+    """`run` on every active connection (of one organization, if given); a Jira failure on one is logged
+    and the others go on. Returns the sum of what `run` returned."""
+    done = 0
     active = JiraConnection.objects.active()
     if organization is not None:
         active = active.filter(organization=organization)
     for connection in active:
         try:
-            caught = reconcile(connection=connection, client=client_for(connection))
-            applied += caught.resolved + caught.deleted
+            done += run(connection)
         except JiraError as problem:
-            log.warning("jira.reconcile.failed connection=%s error=%s", connection.pk, problem)
-    return applied
+            log.warning(event + " connection=%s error=%s", connection.pk, problem)
+    return done
+
+
+def reconcile_all(*, organization: Organization | None = None) -> int:
+    """Apply what missed webhooks would have (issues Done or deleted in Jira)."""
+    from allyproof.integrations.jira.inbound.reconcile import reconcile
+
+    def run(connection: JiraConnection) -> int:
+        caught = reconcile(connection=connection, client=client_for(connection))
+        return caught.resolved + caught.deleted
+
+    return _each_active(organization, "jira.reconcile.failed", run)
 
 
 def reconcile_history_all(*, organization: Organization | None = None) -> int:
     """Notice deleted issues behind links of violations a person or a scan resolved."""
     from allyproof.integrations.jira.inbound.reconcile import reconcile_history
 
-    deleted = 0
-    active = JiraConnection.objects.active()
-    if organization is not None:
-        active = active.filter(organization=organization)
-    for connection in active:
-        try:
-            deleted += reconcile_history(connection=connection, client=client_for(connection)).deleted
-        except JiraError as problem:
-            log.warning("jira.reconcile.history_failed connection=%s error=%s", connection.pk, problem)
-    return deleted
+    return _each_active(organization, "jira.reconcile.history_failed",
+                        lambda c: reconcile_history(connection=c, client=client_for(c)).deleted)
 
 
 def sweep_push_jobs(*, organization: Organization | None = None) -> int:
