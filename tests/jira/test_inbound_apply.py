@@ -92,9 +92,11 @@ def test_a_worker_killed_between_intake_and_apply_loses_nothing(received, sandbo
     assert list(InboundEvent.objects.values_list("outcome", flat=True)) == ["received", "received"]
     assert inbound_codes(received) == [] and state(received) == Violation.Status.OPEN
     # After a restart, the sweep finds deliveries that waited too long and queues a run (immediate here).
-    assert inbound_apply.resume() == 0  # not yet stale: their own wake may still be on its way
+    from allyproof.integrations.jira.tasks import inbound_apply_task
+
+    assert inbound_apply.resume(enqueue=inbound_apply_task) == 0  # not yet stale: their own wake may still be on its way
     with immediate():
-        assert inbound_apply.resume(now=clock.now() + inbound_apply.STALE) == 2
+        assert inbound_apply.resume(enqueue=inbound_apply_task, now=clock.now() + inbound_apply.STALE) == 2
     assert list(InboundEvent.objects.values_list("outcome", flat=True)) == ["ignored", "applied"]
     assert inbound_codes(received) == ["not_done", "entered_done"]  # once each: nothing doubled
     assert state(received) == Violation.Status.RESOLVED

@@ -103,11 +103,11 @@ def sweep_scan_followups(*, organization: Organization | None = None, queue: Que
     return len(scan_followups_resume(enqueue=queue.scan_followup))
 
 
-def inbound_apply_resume(*, organization: Organization | None = None) -> int:
+def inbound_apply_resume(*, organization: Organization | None = None, queue: Queue) -> int:
     """Webhook deliveries received but not applied within a while (their run was lost) get one."""
     from allyproof.integrations.jira.inbound.apply import resume
 
-    return resume()
+    return resume(enqueue=queue.inbound_apply)
 
 
 def webhook_heal_all(*, organization: Organization | None = None) -> int:
@@ -165,7 +165,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("reconcile-history", "53 4 * * *", reconcile_history_all, "{n} deleted issue(s) noticed"),
     PeriodicJob("converge", "* * * * *", converge_links, "{n} duplicate(s) repaired", scoped=False),
     PeriodicJob("inbound-apply", "* * * * *", inbound_apply_resume, "{n} waiting webhook delivery(ies) re-queued",
-                scoped=False),
+                scoped=False, queues=True),
 )
 
 

@@ -13,3 +13,4 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Queue:
     scan_followup: Callable[[int], None]  # a ScanFollowUp row's id
+    inbound_apply: Callable[[], None]  # a run of the inbound worker over every received delivery

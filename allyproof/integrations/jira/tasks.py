@@ -60,7 +60,7 @@ def inbound_apply_task() -> None:
     inbound_apply.run()
 
 
-QUEUE = Queue(scan_followup=scan_followup_task)
+QUEUE = Queue(scan_followup=scan_followup_task, inbound_apply=inbound_apply_task)
 
 
 def _scheduled(job: periodic.PeriodicJob):

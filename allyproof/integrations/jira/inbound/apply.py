@@ -46,13 +46,12 @@ GATHER_SECONDS = 1.0
 RECEIVED = InboundEvent.Outcome.RECEIVED
 
 
-def wake() -> None:
+def wake(enqueue: Callable[[], None]) -> None:
+    """`enqueue` (the task layer's run of `run`) is called only when this call raised the flag."""
     from huey.contrib.djhuey import HUEY
 
-    from allyproof.integrations.jira.tasks import inbound_apply_task
-
     if raise_flag(HUEY, now=clock.now()):
-        inbound_apply_task()
+        enqueue()
 
 
 def raise_flag(huey, *, now: dt.datetime) -> bool:
@@ -91,16 +90,14 @@ def pending_apply(*, handlers: dict[str, Handler] | None = None, batch: int = BA
     return done
 
 
-def resume(*, now: dt.datetime | None = None) -> int:
+def resume(*, enqueue: Callable[[], None], now: dt.datetime | None = None) -> int:
     """For the sweeper: deliveries waiting longer than STALE get a run (its wake may have been lost)."""
     from huey.contrib.djhuey import HUEY
-
-    from allyproof.integrations.jira.tasks import inbound_apply_task
 
     waiting = InboundEvent.objects.filter(outcome=RECEIVED, received_at__lte=(now or clock.now()) - STALE).count()
     if waiting:
         HUEY.delete(WAKE_FLAG)
-        inbound_apply_task()
+        enqueue()
     return waiting
 
 

@@ -26,7 +26,6 @@ from django.db import connection as db
 
 from allyproof.core import clock
 
-from allyproof.integrations.jira.inbound import apply as inbound_apply
 from allyproof.integrations.jira.models import InboundEvent, JiraConnection, JiraLink, JiraSyncLog
 from allyproof.integrations.jira.inbound.status_sync import HANDLERS, IGNORED_EVENTS, link_for
 from allyproof.integrations.jira.sync_log import sync_log_line, sync_log_write
@@ -155,7 +154,7 @@ def _refuse(connection: JiraConnection | None, status: int, code: str, message: 
 
 
 def receive(*, url_token: str, authorization: str | None, identifier: str, content_length: int | None,
-            read_body: Callable[[], bytes], wake: Callable[[], None] | None = None) -> Answer:
+            read_body: Callable[[], bytes], wake: Callable[[], None]) -> Answer:
     connection = connection_for_url(url_token)
     if connection is None:
         return _refuse(None, 404, "unknown_url", "no connection has this callback URL", identifier)
@@ -171,7 +170,7 @@ def receive(*, url_token: str, authorization: str | None, identifier: str, conte
         event = parse(body)
     except BadPayload as problem:
         return _refuse(connection, 400, "bad_payload", str(problem), identifier)
-    return _accept(connection, event, body, identifier, wake or inbound_apply.wake)
+    return _accept(connection, event, body, identifier, wake)
 
 
 def _other_site(connection: JiraConnection, event: Event, identifier: str) -> Answer:

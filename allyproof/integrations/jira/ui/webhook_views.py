@@ -9,6 +9,8 @@ from django.views.decorators.http import require_POST
 
 from allyproof.core import logs, metrics
 
+from allyproof.integrations.jira import tasks
+from allyproof.integrations.jira.inbound import apply as inbound_apply
 from allyproof.integrations.jira.inbound import intake as inbound
 
 
@@ -19,6 +21,10 @@ def _length(request) -> int | None:
         return None
 
 
+def _wake_the_worker() -> None:
+    inbound_apply.wake(tasks.inbound_apply_task)
+
+
 @csrf_exempt  # authenticated by the JWT Atlassian signs with our client secret, not by a cookie
 @require_POST
 @metrics.counts_deliveries
@@ -27,6 +33,7 @@ def receive(request, token: str):
         url_token=token, authorization=request.headers.get("Authorization"),
         identifier=request.headers.get("X-Atlassian-Webhook-Identifier", ""),
         content_length=_length(request), read_body=lambda: request.body,
+        wake=_wake_the_worker,
     )
     # gunicorn's access line is the delivery's log line: its outcome and reason, never the URL's token.
     request.META[logs.ACCESS_FIELDS] = {
