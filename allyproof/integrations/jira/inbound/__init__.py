@@ -1,1 +1,1 @@
-"""Jira to AllyProof: webhook intake, the sync decision, applying it, reconciliation, the sync log."""
+"""Jira to AllyProof: webhook intake, the worker that applies it, the sync decision, reconciliation."""

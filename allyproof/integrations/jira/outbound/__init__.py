@@ -1,1 +1,1 @@
-"""AllyProof to Jira: gates, issue content, the exactly-once push, jobs, pacing, the points budget, auto-push."""
+"""AllyProof to Jira: gates, issue content, the exactly-once push, jobs, auto-push, what a scan tells Jira."""

@@ -1,1 +1,1 @@
-"""The Jira integration's pages: views, panels on monitoring's pages, columns, words."""
+"""The Jira integration's pages: views, the webhook receiver's view and middleware, panels on monitoring's pages, columns, selectors."""
