@@ -151,3 +151,12 @@ def same_clock(sandbox):
     sandbox.clock.freeze()
     with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
         yield sandbox.clock
+
+
+def empty_queue() -> None:
+    """Before a test starts real consumers: the test session's one Huey store holds whatever earlier
+    transactional tests enqueued and no consumer ran (their jobs are gone with their rows), and a
+    single-threaded consumer would work through all of that before this test's own tasks."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.flush()

@@ -18,7 +18,7 @@ from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
 from tests import factories
-from tests.jira.conftest import connect
+from tests.jira.conftest import connect, empty_queue
 from tests.jira.test_workers import _up, free_port, wait_for
 from tests.services import require_postgres
 
@@ -45,6 +45,7 @@ def served():
 @pytest.fixture
 def world(client, admin_user, org, settings, served):
     require_postgres()
+    empty_queue()
     url = served
     settings.CONFIG = settings.CONFIG.replace(
         atlassian_auth_url=url, atlassian_api_url=url,

@@ -33,7 +33,7 @@ from allyproof.integrations.jira.models import (
 from allyproof.monitoring.models import Violation
 from jira_sandbox import DEMO_AGENCY_ID
 from tests import factories
-from tests.jira.conftest import NoGate, connect
+from tests.jira.conftest import NoGate, connect, empty_queue
 from tests.jira.test_workers import free_port, wait_for, _up
 from tests.services import require_postgres
 
@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 @pytest.fixture
 def served(client, admin_user, org, settings, live_server):
     require_postgres()
+    empty_queue()
     port = free_port()
     sandbox = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
                                 str(port), "--auto-approve", "--index-delay", "0"],

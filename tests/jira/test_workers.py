@@ -19,7 +19,7 @@ from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
 from tests import factories
-from tests.jira.conftest import connect
+from tests.jira.conftest import connect, empty_queue
 from tests.services import require_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -56,6 +56,7 @@ def _up(url: str) -> bool:
 @pytest.fixture
 def world(client, admin_user, org, settings, sandbox_process):
     require_postgres()
+    empty_queue()
     url = sandbox_process
     settings.CONFIG = settings.CONFIG.replace(
         atlassian_auth_url=url, atlassian_api_url=url,
