@@ -259,7 +259,7 @@ def job_for(tenant: dict, violations) -> int:
     from allyproof.integrations.jira.outbound import jobs
 
     return jobs.push_job_create(site=tenant["site"], violations=violations, kind="bulk", project_key="ACME",
-                                enqueue=False).pk
+                                enqueue=None).pk
 
 
 def fairness(args) -> None:

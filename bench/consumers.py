@@ -20,7 +20,7 @@ What runs, all on this machine:
     the same ALLYPROOF_DATA_DIR, so the same SqliteHuey queue file).
 
 Two rounds, each on fresh violations (round 1 pushes every tenant's first client site, round 2 the
-second): one bulk push job per tenant is created with jobs.push_job_create(enqueue=True) (one Huey task
+second): one bulk push job per tenant is created with jobs.push_job_create(enqueue=tasks.run_push_job) (one Huey task
 each), then 1 consumer (round 1) or 2 consumers (round 2) are started and the clock runs until every job
 of the round is completed. Reported: wall time from starting the consumers (includes their start-up),
 the span from the first job's start to the last job's finish (database timestamps), pushes and Jira
@@ -182,6 +182,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
 
     from allyproof.core import clock
     from allyproof.integrations.jira.connection import client as jira_client
+    from allyproof.integrations.jira import tasks
     from allyproof.integrations.jira.outbound import jobs
     from allyproof.integrations.jira.outbound import rules
     from allyproof.integrations.jira.connection.gateway import client_for
@@ -250,7 +251,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
     for round_no, (consumers, threads) in enumerate(args.rounds):
         calls_before = request_count()
         job_ids = [jobs.push_job_create(site=t["sites"][round_no], violations=t["sites"][round_no].violations.order_by("rule_id"),
-                                        kind="bulk", project_key="ACME", enqueue=True).pk for t in tenants]
+                                        kind="bulk", project_key="ACME", enqueue=tasks.run_push_job).pk for t in tenants]
         load_before = os.getloadavg()[0]
         from allyproof.integrations.jira.connection import budget as points
 

@@ -133,6 +133,7 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
 
     from allyproof.integrations.jira.connection import client as jira_client
     from allyproof.integrations.jira.outbound import jobs
+    from allyproof.integrations.jira import tasks
     from allyproof.integrations.jira.models import JiraLink, PushJob
 
     call_command("migrate", verbosity=0)
@@ -155,7 +156,8 @@ def run(args, workdir: Path, env: dict, sandbox_url: str, processes: list) -> No
                 sites.append(site)
             calls_before = len(api_calls(sandbox_url))
             job_ids = [jobs.push_job_create(site=s, violations=s.violations.order_by("rule_id"), kind="bulk",
-                                            project_key=s.jira_rule.project_key, enqueue=redis is None).pk
+                                            project_key=s.jira_rule.project_key,
+                                            enqueue=tasks.run_push_job if redis is None else None).pk
                        for s in sites]
             worker_env = {**env, **({"REDIS_URL": redis} if redis else {})}
             workers = [subprocess.Popen(

@@ -114,7 +114,7 @@ def pushes(connection, violations) -> list[float]:
 
 
 def bulk(site, connection, violations, interval_ms: int) -> tuple[float, int]:
-    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
+    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=None)
     gate = pacing.DatabaseGate(interval=interval_ms / 1000)
     calls_before = len(SANDBOX.requests)
     started = time.perf_counter()
@@ -153,7 +153,7 @@ def faulty_bulk(site, connection, violations, interval_ms: int, commit_s: int, l
         jira_search_lag_seconds=lag_s,
         jira_first_look_seconds=first_look_s)
     SANDBOX.cfg.timing.index_delay = min(1.0, lag_s / 2)  # search trails writes (within the window)
-    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
+    job = jobs.push_job_create(site=site, violations=violations, kind="bulk", project_key="ACME", enqueue=None)
     gate = pacing.DatabaseGate(interval=interval_ms / 1000)
     counter = [0]
     calls_before = len(SANDBOX.requests)

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from allyproof.accounts.support import Provider  # noqa: F401  (the shape SUPPORT_DIAGNOSTICS names)
 from allyproof.core import plugs
+from allyproof.core.health import ProductCheck
 from allyproof.monitoring.table_columns import Column
 
 POINTS = {name: value for name, value in vars(plugs).items() if name.isupper() and isinstance(value, tuple)}
@@ -14,7 +15,8 @@ POINTS = {name: value for name, value in vars(plugs).items() if name.isupper() a
 
 def test_every_hook_point_names_objects_of_its_kind():
     assert set(POINTS) == {"SITE_PANELS", "SCAN_PANELS", "VIOLATION_ACTIONS", "VIOLATION_PANELS",
-                           "SITE_TABLE_COLUMNS", "SUPPORT_DIAGNOSTICS", "SCAN_COMPLETED", "VIOLATIONS_FIXED"}
+                           "SITE_TABLE_COLUMNS", "SUPPORT_DIAGNOSTICS", "SCAN_COMPLETED", "VIOLATIONS_FIXED",
+                           "HEALTH_CHECKS"}
     for name, point in POINTS.items():
         found = plugs.plugged(point)
         assert len(found) == len(point), name  # every app named here is installed
@@ -23,6 +25,8 @@ def test_every_hook_point_names_objects_of_its_kind():
                 assert isinstance(thing, plugs.Panel), (name, thing)
             elif name == "SITE_TABLE_COLUMNS":
                 assert isinstance(thing, Column)
+            elif name == "HEALTH_CHECKS":
+                assert issubclass(thing, ProductCheck) and thing.name, (name, thing)
             else:
                 assert callable(thing), (name, thing)
 

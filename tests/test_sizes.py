@@ -13,9 +13,6 @@ KNOWN = {
     "allyproof/integrations/jira/models.py": "one module of models per app (Django's convention)",
     "allyproof/scanning/engine.py": "the browser driver; split with the scanner's next change",
     "allyproof/monitoring/axe.py": "the axe reader: one pass over the stream, its helpers beside it",
-    # To shrink next: job_progress belongs in selectors, and the enqueue in the task layer (docs/architecture.md).
-    "allyproof/integrations/jira/outbound/jobs.py": "the runner, its item outcomes, the cancels and the sweep",
-    "allyproof/integrations/jira/outbound/jobs.py:_run": "one turn's checks in the order the protocol needs them",
     "allyproof/integrations/jira/outbound/push.py:violation_push": "the exactly-once steps in order, read top to bottom",
 }
 

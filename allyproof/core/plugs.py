@@ -40,6 +40,9 @@ VIOLATION_PANELS = ("allyproof.integrations.jira.ui.panels.SYNC_LOG",)
 SITE_TABLE_COLUMNS = ("allyproof.integrations.jira.ui.columns.COLUMN",)
 # Sections of Settings → Support's "copy diagnostics" block (accounts.support.Provider).
 SUPPORT_DIAGNOSTICS = ("allyproof.integrations.jira.ui.diagnostics.jira_diagnostics",)
+# Rows of /health/ after the core's own (core.health.ProductCheck subclasses), in order.
+HEALTH_CHECKS = tuple(f"allyproof.integrations.jira.ui.health_checks.{name}"
+                      for name in ("LastWebhook", "WebhookRefresh", "Reconciliation", "JiraBudget"))
 # Receivers of monitoring.events, run after the ingestion commits.
 SCAN_COMPLETED = ("allyproof.integrations.jira.receivers.on_scan_completed",)
 VIOLATIONS_FIXED = ("allyproof.integrations.jira.receivers.on_violations_fixed",)

@@ -23,7 +23,7 @@ def records(acme, connected, sandbox):
     push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
                         violation_url=push.absolute_violation_url(violation))
     jobs.push_job_create(site=acme, violations=[acme.violations.get(rule_id="region")], kind=PushJob.Kind.BULK,
-                         project_key="ACME", enqueue=False)
+                         project_key="ACME", enqueue=None)
     InboundEvent.objects.create(connection=connected, identifier="delivery-1", event="jira:issue_updated",
                                 issue_key="ACME-1", dedupe_key="jira:issue_updated:10000:1", received_at=clock.now(),
                                 outcome=InboundEvent.Outcome.APPLIED)

@@ -33,10 +33,11 @@ def rescan(site, *, at, events):
     return seen[-1]
 
 
-def run_scan_completed(event):
+def run_scan_completed(event, enqueue=None):
+    """The test runs the auto job itself (enqueue None) unless it asks to see what the worker is handed."""
     return autopush.scan_completed(site_id=event.site_id, new_violation_ids=list(event.new_violation_ids),
                                    reopened_violation_ids=list(event.reopened_violation_ids),
-                                   client_for=lambda c: client_for(c, gate=NoGate()))
+                                   client_for=lambda c: client_for(c, gate=NoGate()), enqueue=enqueue)
 
 
 @pytest.fixture
@@ -51,8 +52,11 @@ def test_auto_push_is_forward_only_and_keeps_to_the_rules(scanned, rules_for, sa
     event = rescan(scanned, at=since + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
     new = Violation.objects.filter(pk__in=event.new_violation_ids)
     assert [v.rule_id for v in new] == ["aria-hidden-focus"]  # the fixture's one new rule, serious
-    job = run_scan_completed(event)
+    handed = []
+    with django_capture_on_commit_callbacks(execute=True):
+        job = run_scan_completed(event, enqueue=handed.append)
     assert job.kind == PushJob.Kind.AUTO
+    assert handed == [job.pk]  # the auto job goes to the worker once the follow-up's transaction commits
     assert list(job.items.values_list("violation__rule_id", flat=True)) == ["aria-hidden-focus"]  # no backlog
     jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=NoGate()),
                       violation_url=push.absolute_violation_url, gate=NoGate())
@@ -136,7 +140,8 @@ def test_jira_busy_at_the_project_check_leaves_the_follow_up_to_run_again(
                        retry_after=1)
 
     def run():
-        return scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+        return scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()),
+                                               enqueue=None)
 
     assert run() is False
     row.refresh_from_db()

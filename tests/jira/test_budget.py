@@ -156,7 +156,7 @@ def spend_all_but(shared, points, now):
 
 def make_job(site, kind=PushJob.Kind.BULK, violations=None):
     violations = list(violations if violations is not None else site.violations.order_by("rule_id"))
-    return jobs.push_job_create(site=site, violations=violations, kind=kind, project_key="ACME", enqueue=False)
+    return jobs.push_job_create(site=site, violations=violations, kind=kind, project_key="ACME", enqueue=None)
 
 
 def run(job, sandbox, gate, park=None):

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira.connection import client as jira_client
+from allyproof.integrations.jira import tasks
 from allyproof.integrations.jira.outbound import jobs
 from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection.gateway import client_for
@@ -100,7 +101,8 @@ def creates(world):
 
 
 def job_of(world, violations, kind=PushJob.Kind.BULK):
-    return jobs.push_job_create(site=world["site"], violations=violations, kind=kind, project_key="ACME")
+    return jobs.push_job_create(site=world["site"], violations=violations, kind=kind, project_key="ACME",
+                                enqueue=tasks.run_push_job)
 
 
 def button_text(world, violation):
@@ -158,7 +160,7 @@ def test_4_a_retry_after_holds_the_other_workers_reserved_slot(world):
                               "reason": "jira-burst-based", "count": 1})
     job_a = job_of(world, site.violations.order_by("rule_id"))
     job_b = jobs.push_job_create(site=other, violations=other.violations.order_by("rule_id"), kind="bulk",
-                                 project_key="WEB")
+                                 project_key="WEB", enqueue=tasks.run_push_job)
     world["start_worker"]()
     world["start_worker"]()
     wait_for(lambda: finished(job_a) and finished(job_b), timeout=90)

@@ -6,11 +6,12 @@ import pytest
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.connection import pacing
 from allyproof.integrations.jira.outbound import push
 from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
+from allyproof.integrations.jira.ui import selectors
 from tests.jira.conftest import NoGate
 
 
@@ -23,7 +24,7 @@ def run(job, sandbox, gate=None):
 
 def make_job(site, violations=None, kind=PushJob.Kind.BULK):
     violations = list(violations if violations is not None else site.violations.order_by("rule_id"))
-    return jobs.push_job_create(site=site, violations=violations, kind=kind, project_key="ACME", enqueue=False)
+    return jobs.push_job_create(site=site, violations=violations, kind=kind, project_key="ACME", enqueue=None)
 
 
 def item_states(job):
@@ -46,7 +47,7 @@ def test_bulk_job_pushes_every_item_once(acme, sandbox):
     assert set(job.items.values_list("status", flat=True)) == {PushJobItem.Status.PUSHED}
     assert len(sandbox.issues(None)) == acme.violations.count()
     assert JiraLink.objects.filter(status="linked").count() == acme.violations.count()
-    assert jobs.job_progress(job)["done"] == jobs.job_progress(job)["total"] == acme.violations.count()
+    assert selectors.job_progress(job)["done"] == selectors.job_progress(job)["total"] == acme.violations.count()
 
 
 def test_already_linked_and_excluded_items_are_skipped_with_reasons(acme, sandbox, rules_for):
@@ -102,7 +103,8 @@ def test_a_500_is_retried_and_still_makes_one_issue(acme, sandbox):
     assert len(sandbox.issues(None)) == 1
 
 
-def test_a_required_field_added_in_jira_stops_the_site_after_one_create_with_one_message(acme, sandbox, rules_for):
+def test_a_required_field_added_in_jira_stops_the_site_after_one_create_with_one_message(
+        acme, sandbox, rules_for, django_capture_on_commit_callbacks):
     rules_for(acme, issue_type="Task")
     sandbox.set_required_field(None, "ACME", "Task", "customfield_10060", "Cost centre", has_default=False)
     job = make_job(acme)
@@ -119,7 +121,10 @@ def test_a_required_field_added_in_jira_stops_the_site_after_one_create_with_one
     acme.jira_rule.refresh_from_db()
     assert acme.jira_rule.problems == [message]
     sandbox.clear_required_fields(None, "ACME")
-    assert jobs.push_job_retry_failed(job=job) == job.items.count()
+    enqueued = []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_control.push_job_retry_failed(job=job, enqueue=enqueued.append) == job.items.count()
+    assert enqueued == [job.pk]  # handed to the worker once the retry commits
     acme.jira_rule.refresh_from_db()
     assert acme.jira_rule.problems == []
     run(job, sandbox)
@@ -175,13 +180,7 @@ def test_sweeper_resumes_stale_jobs_only(acme, sandbox):
     PushJob.objects.filter(pk=lost_enqueue.pk).update(created_at=clock.now() - dt.timedelta(minutes=5))
     fresh = make_job(acme, [])
     enqueued = []
-    from allyproof.integrations.jira.outbound import jobs as jobs_module
-
-    original, jobs_module._enqueue = jobs_module._enqueue, enqueued.append
-    try:
-        resumed = jobs.push_jobs_sweep()
-    finally:
-        jobs_module._enqueue = original
+    resumed = job_control.push_jobs_sweep(enqueue=enqueued.append)
     assert sorted(resumed) == sorted(enqueued) == sorted([running_dead.pk, lost_enqueue.pk])
     assert fresh.pk not in resumed
 
@@ -246,6 +245,6 @@ def test_a_disconnect_cancels_only_this_organizations_unfinished_jobs(acme, sand
     own, finished = make_job(acme), make_job(acme, [])
     PushJob.objects.filter(pk=finished.pk).update(status=PushJob.Status.COMPLETED)
     theirs = make_job(factories.site(other_org, "Other Co", "https://other.example/"), [])
-    jobs.push_jobs_cancel(connected)
+    job_control.push_jobs_cancel(connected)
     assert dict(PushJob.objects.values_list("pk", "status")) == {
         own.pk: PushJob.Status.CANCELLED, finished.pk: PushJob.Status.COMPLETED, theirs.pk: PushJob.Status.QUEUED}

@@ -53,7 +53,7 @@ def test_a_job_counts_its_items_creates_pauses_and_jira_calls(acme, sandbox, con
     )
     violations = list(acme.violations.order_by("rule_id")[:2])
     job = jobs.push_job_create(site=acme, violations=violations, kind=PushJob.Kind.BULK, project_key="ACME",
-                               enqueue=False)
+                               enqueue=None)
     gate = pacing.DatabaseGate(interval=0, clock=sandbox.clock.now, sleep=sandbox.clock.advance)
     jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
                       violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,

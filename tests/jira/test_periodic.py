@@ -80,7 +80,7 @@ def test_webhook_refresh_now_extends_a_registration_that_is_due(acme, connected,
 def test_sweep_now_resumes_a_job_whose_enqueue_was_lost(acme, connected, sandbox, huey_immediate):
     violation = acme.violations.get(rule_id="image-alt")
     job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.BULK, project_key="ACME",
-                               enqueue=False)  # as if the process died before its enqueue
+                               enqueue=None)  # as if the process died before its enqueue
     assert run("sweep") == "sweep: 0 push job(s) re-enqueued\n"  # not stale yet
     PushJob.objects.filter(pk=job.pk).update(created_at=clock.now() - dt.timedelta(hours=1))
     assert run("sweep") == "sweep: 1 push job(s) re-enqueued\n"

@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from allyproof.core import clock
 from allyproof.integrations.jira.outbound import converge
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.connection import pacing
 from allyproof.integrations.jira.outbound import push
 from allyproof.integrations.jira.outbound import rules
@@ -145,7 +145,7 @@ class PushMachine(RuleBasedStateMachine):
 
     def _run_jobs(self, crash_at=None, after=False):
         ids = list(PushJob.objects.filter(status__in=["queued", "running"]).values_list("pk", flat=True))
-        jobs.push_jobs_sweep()  # what the periodic sweeper does (its enqueue is a no-op here)
+        job_control.push_jobs_sweep(enqueue=lambda job_id: None)  # what the periodic sweeper does; the rule runs them
         for job_id in ids:
             kwargs = {"job_id": job_id, "client_for": lambda c: self._client(c, crash_at, after),
                       "violation_url": push.absolute_violation_url, "gate": self.gate, "rand": lambda: 0.5,
@@ -191,7 +191,7 @@ class PushMachine(RuleBasedStateMachine):
         except Exception as error:  # noqa: BLE001 - what the view does: hand over to a job
             if isinstance(error, PushChecking) or error.__class__.__name__.startswith("Jira"):
                 jobs.push_job_create(site=self.site, violations=[violation], kind=PushJob.Kind.SINGLE,
-                                     project_key="ACME", enqueue=False)
+                                     project_key="ACME", enqueue=None)
             else:
                 raise
 
@@ -199,21 +199,21 @@ class PushMachine(RuleBasedStateMachine):
     def bulk(self, excluded):
         site = self.excluded if excluded else self.site
         jobs.push_job_create(site=site, violations=site.violations.order_by("rule_id"), kind=PushJob.Kind.BULK,
-                             project_key="ACME", enqueue=False)
+                             project_key="ACME", enqueue=None)
 
     @rule(picked=st.sets(st.integers(0, 20), min_size=1, max_size=4))
     def picker(self, picked):
         violations = list(self.site.violations.order_by("rule_id"))
         chosen = {violations[i % len(violations)].pk: violations[i % len(violations)] for i in picked}
         jobs.push_job_create(site=self.site, violations=list(chosen.values()), kind=PushJob.Kind.PICKED,
-                             project_key="ACME", enqueue=False)
+                             project_key="ACME", enqueue=None)
 
     @rule()
     def auto(self):
         from allyproof.integrations.jira.models import SiteSyncRule
         SiteSyncRule.objects.filter(site=self.site).update(auto_push=True, auto_push_since=clock.now() - dt.timedelta(days=9999))
         jobs.push_job_create(site=self.site, violations=self.site.violations.order_by("rule_id"), kind=PushJob.Kind.AUTO,
-                             project_key="ACME", enqueue=False)
+                             project_key="ACME", enqueue=None)
 
     @rule(crash_at=st.none() | st.integers(0, 6), after=st.booleans())
     def workers(self, crash_at, after):

@@ -121,7 +121,7 @@ def test_a_prompt_worker_answers_in_the_request(client, acme, member_user, sandb
 def test_the_request_waits_for_a_worker_that_finishes_within_the_budget(acme, sandbox):
     violation = acme.violations.get(rule_id="image-alt")
     job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.SINGLE, project_key="ACME",
-                               enqueue=False)
+                               enqueue=None)
     looks = []
 
     def worker_finishes_while_we_wait(seconds):
@@ -137,7 +137,7 @@ def test_the_request_waits_for_a_worker_that_finishes_within_the_budget(acme, sa
 def test_the_wait_gives_up_after_the_budget_in_steps_not_by_the_clock(acme, sandbox):
     violation = acme.violations.get(rule_id="image-alt")
     job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.SINGLE, project_key="ACME",
-                               enqueue=False)
+                               enqueue=None)
     slept = []
     assert single_push.single_push_wait(job=job, violation=violation, budget=0.5, sleep=slept.append) is None
     assert len(slept) == round(0.5 / single_push.POLL_STEP)

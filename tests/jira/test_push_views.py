@@ -179,7 +179,7 @@ def test_watching_a_finished_job_says_what_happened_in_place(client, acme, membe
     from allyproof.integrations.jira.outbound import jobs
 
     violations = list(acme.violations.order_by("pk")[:3])
-    job = jobs.push_job_create(site=acme, violations=violations, kind="bulk", project_key="ACME", enqueue=False)
+    job = jobs.push_job_create(site=acme, violations=violations, kind="bulk", project_key="ACME", enqueue=None)
     client.force_login(member_user)
     running = client.get(reverse("jira_site_block", args=[acme.pk]), {"watch": job.pk})
     assert running.status_code == 200 and "Pushing to ACME: 0 of 3 done" in running.content.decode()
@@ -238,6 +238,6 @@ def test_right_after_an_import_with_auto_push_the_block_says_a_push_is_starting(
     assert 'hx-trigger="every 2s"' in body
     new = list(acme.violations.filter(first_scan=scan))
     jobs.push_job_create(site=acme, violations=new, kind="auto",
-                         project_key="ACME", enqueue=False)
+                         project_key="ACME", enqueue=None)
     after = client.get(url).content.decode()
     assert "Auto-push is starting" not in after and "Pushing to ACME: 0 of" in after

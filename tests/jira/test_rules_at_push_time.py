@@ -33,7 +33,7 @@ def save(connected, site, **over):
 def auto_job(site):
     SiteSyncRule.objects.filter(site=site).update(auto_push=True, auto_push_since=clock.now() - dt.timedelta(days=9999))
     return jobs.push_job_create(site=site, violations=site.violations.order_by("rule_id"), kind=PushJob.Kind.AUTO,
-                                project_key="ACME", enqueue=False)
+                                project_key="ACME", enqueue=None)
 
 
 class Hook:
@@ -94,7 +94,7 @@ def test_auto_push_off_without_the_rules_service_still_stops_before_the_next_ite
 def test_a_tightened_rule_applies_to_the_next_item_of_a_bulk_job(acme, connected, sandbox, change, reason):
     save(connected, acme)
     job = jobs.push_job_create(site=acme, violations=acme.violations.exclude(impact="minor").order_by("rule_id"),
-                               kind=PushJob.Kind.BULK, project_key="ACME", enqueue=False)
+                               kind=PushJob.Kind.BULK, project_key="ACME", enqueue=None)
     run(job, Hook(connected, lambda: save(connected, acme, **{"project_key": "ACME", **change})))
     states = list(job.items.order_by("position").values_list("status", "reason"))
     assert states[0][0] == "pushed" and len(sandbox.issues(None)) == 1
@@ -104,7 +104,7 @@ def test_a_tightened_rule_applies_to_the_next_item_of_a_bulk_job(acme, connected
 def test_a_new_project_applies_to_the_next_item(acme, connected, sandbox):
     save(connected, acme)
     job = jobs.push_job_create(site=acme, violations=acme.violations.order_by("rule_id")[:3], kind=PushJob.Kind.BULK,
-                               project_key="ACME", enqueue=False)
+                               project_key="ACME", enqueue=None)
     run(job, Hook(connected, lambda: save(connected, acme, project_key="WEB")))
     assert [i["key"].split("-")[0] for i in sandbox.issues(None)] == ["ACME", "WEB", "WEB"]
 
@@ -114,7 +114,7 @@ def test_a_disconnect_mid_job_stops_it_before_the_next_item(acme, connected, san
 
     save(connected, acme)
     job = jobs.push_job_create(site=acme, violations=acme.violations.order_by("rule_id"), kind=PushJob.Kind.BULK,
-                               project_key="ACME", enqueue=False)
+                               project_key="ACME", enqueue=None)
     run(job, Hook(connected, lambda: client.post(reverse("jira_disconnect"))))
     job.refresh_from_db()
     assert job.status == PushJob.Status.CANCELLED and len(sandbox.issues(None)) == 1

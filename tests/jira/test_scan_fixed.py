@@ -100,7 +100,7 @@ def test_found_again_reopens_and_the_issue_hears_it(site, pushed, sandbox, djang
     pushed.refresh_from_db()
     assert pushed.status == Violation.Status.OPEN and pushed.pk in seen[-1].reopened_violation_ids
     autopush.scan_completed(site_id=site.pk, new_violation_ids=[], reopened_violation_ids=[pushed.pk],
-                            client_for=lambda c: client_for(c, gate=NoGate()))
+                            client_for=lambda c: client_for(c, gate=NoGate()), enqueue=None)
     assert len(comments(sandbox, "ACME-1")) == 2  # "fixed", then "detected again"
 
 
@@ -141,7 +141,8 @@ def test_the_violation_page_tells_every_exchange_with_jira_in_words(site, pushed
     with django_capture_on_commit_callbacks(execute=True):
         scan = factories.ingest(site, [page(A, "image-alt")], scanned_at=clock.now())  # found again
     row = ScanFollowUp.objects.get(scan_id=scan.pk)
-    assert scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+    assert scan_followup.scan_followup_run(followup_id=row.pk, enqueue=None,
+                                           client_for=lambda c: client_for(c, gate=NoGate()))
     sandbox.deliver_pending()  # the echo of "detected again"
     sandbox.transition_issue(None, "ACME-1", "Done")
     sandbox.deliver_pending()

@@ -59,7 +59,8 @@ def rescan(site, capture):
 
 
 def follow_up(row):
-    return scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+    return scan_followup.scan_followup_run(followup_id=row.pk, enqueue=None,
+                                           client_for=lambda c: client_for(c, gate=NoGate()))
 
 
 def run_reconcile(connection):

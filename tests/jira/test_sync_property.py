@@ -92,7 +92,8 @@ def callback_url(connection: JiraConnection) -> str:
 def run_scan_followup(scan, reopened_ids: set[int], times: int) -> None:
     row = ScanFollowUp.objects.get(scan_id=scan.pk)
     for _ in range(times):
-        scan_followup.scan_followup_run(followup_id=row.pk, client_for=lambda c: client_for(c, gate=NoGate()))
+        scan_followup.scan_followup_run(followup_id=row.pk, enqueue=None,
+                                           client_for=lambda c: client_for(c, gate=NoGate()))
 
 
 def recorded_identifiers() -> set[str]:

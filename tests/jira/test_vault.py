@@ -104,7 +104,7 @@ def test_operators_can_read_jobs_and_links_in_the_admin(connected, acme, client,
     from allyproof.integrations.jira.outbound import jobs
 
     job = jobs.push_job_create(site=acme, violations=acme.violations.all()[:2], kind="bulk", project_key="ACME",
-                               enqueue=False)
+                               enqueue=None)
     client.force_login(django_user_model.objects.create_superuser("operator@allyproof.test", factories.PASSWORD))
     for url in ("/admin/jira/pushjob/", f"/admin/jira/pushjob/{job.pk}/change/", "/admin/jira/jiralink/",
                 "/admin/jira/inboundevent/", "/admin/jira/sitesyncrule/"):

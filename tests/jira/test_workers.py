@@ -14,7 +14,8 @@ from django.db import connection as db
 
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira.connection import client as jira_client
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira import tasks
+from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
@@ -109,7 +110,7 @@ def wait_for(predicate, timeout=90.0, interval=0.1):
 
 def bulk_job(site):
     return jobs.push_job_create(site=site, violations=site.violations.order_by("rule_id"), kind="bulk",
-                                project_key=site.jira_rule.project_key)
+                                project_key=site.jira_rule.project_key, enqueue=tasks.run_push_job)
 
 
 def api_calls(url):
@@ -133,7 +134,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_every_violation_gets_one_issue(w
     assert done_at_kill < job.items.count()
     assert PushJob.objects.get(pk=job.pk).status == PushJob.Status.RUNNING
     time.sleep(STALE_SECONDS + 0.5)
-    assert jobs.push_jobs_sweep() == [job.pk]  # what the periodic sweeper does every minute
+    assert job_control.push_jobs_sweep(enqueue=tasks.run_push_job) == [job.pk]  # what the periodic sweeper does every minute
     world["start_worker"]()
     wait_for(lambda: PushJob.objects.get(pk=job.pk).status == PushJob.Status.COMPLETED)
     assert set(job.items.values_list("status", flat=True)) <= {PushJobItem.Status.PUSHED, PushJobItem.Status.SKIPPED}

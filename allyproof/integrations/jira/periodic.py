@@ -75,11 +75,11 @@ def reconcile_history_all(*, organization: Organization | None = None) -> int:
                         lambda c: reconcile_history(connection=c, client=client_for(c)).deleted)
 
 
-def sweep_push_jobs(*, organization: Organization | None = None) -> int:
+def sweep_push_jobs(*, organization: Organization | None = None, queue: Queue) -> int:
     """Re-enqueue push jobs whose worker died (stale heartbeat) or whose enqueue was lost."""
-    from allyproof.integrations.jira.outbound.jobs import push_jobs_sweep
+    from allyproof.integrations.jira.outbound.job_control import push_jobs_sweep
 
-    return len(push_jobs_sweep())
+    return len(push_jobs_sweep(enqueue=queue.push_job))
 
 
 def wipe_abandoned_handshakes(*, organization: Organization | None = None) -> int:
@@ -155,7 +155,8 @@ class PeriodicJob:
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("reconcile", "*/30 * * * *", reconcile_all, "{n} violation(s) updated from Jira"),
     PeriodicJob("webhook-refresh", "17 */6 * * *", webhook_refresh_all, "{n} webhook registration(s) refreshed"),
-    PeriodicJob("sweep", "* * * * *", sweep_push_jobs, "{n} push job(s) re-enqueued", scoped=False),
+    PeriodicJob("sweep", "* * * * *", sweep_push_jobs, "{n} push job(s) re-enqueued", scoped=False,
+                queues=True),
     PeriodicJob("wipe-handshakes", "* * * * *", wipe_abandoned_handshakes, "{n} abandoned handshake(s) wiped",
                 scoped=False),
     PeriodicJob("scan-followups", "* * * * *", sweep_scan_followups, "{n} scan follow-up(s) re-queued",

@@ -12,5 +12,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Queue:
+    push_job: Callable[[int], None]  # a PushJob's id
     scan_followup: Callable[[int], None]  # a ScanFollowUp row's id
     inbound_apply: Callable[[], None]  # a run of the inbound worker over every received delivery

@@ -42,12 +42,12 @@ def run_push_job(job_id: int) -> None:
 def scan_completed_task(site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int]) -> None:
     """Kept so tasks queued before scan follow-ups existed still run; new scans use scan_followup_task."""
     autopush.scan_completed(site_id=site_id, new_violation_ids=new_violation_ids,
-                            reopened_violation_ids=reopened_violation_ids, client_for=client_for)
+                            reopened_violation_ids=reopened_violation_ids, client_for=client_for, enqueue=run_push_job)
 
 
 @db_task()
 def scan_followup_task(followup_id: int) -> None:
-    scan_followup_run(followup_id=followup_id, client_for=client_for)
+    scan_followup_run(followup_id=followup_id, client_for=client_for, enqueue=run_push_job)
 
 
 @db_task(retries=2, retry_delay=30)
@@ -60,7 +60,7 @@ def inbound_apply_task() -> None:
     inbound_apply.run()
 
 
-QUEUE = Queue(scan_followup=scan_followup_task, inbound_apply=inbound_apply_task)
+QUEUE = Queue(push_job=run_push_job, scan_followup=scan_followup_task, inbound_apply=inbound_apply_task)
 
 
 def _scheduled(job: periodic.PeriodicJob):

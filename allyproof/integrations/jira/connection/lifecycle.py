@@ -200,4 +200,4 @@ def connection_disconnect(*, connection: JiraConnection, by: User, delete_webhoo
 
 # What else a disconnect stops, in this order, inside its transaction. Named by path because these
 # live in modules that import this one.
-_DISCONNECT_STEPS = ("allyproof.integrations.jira.outbound.jobs.push_jobs_cancel",)
+_DISCONNECT_STEPS = ("allyproof.integrations.jira.outbound.job_control.push_jobs_cancel",)

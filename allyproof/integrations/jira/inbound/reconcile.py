@@ -34,7 +34,7 @@ from allyproof.integrations.jira.connection.errors import (
     JiraValidationError,
 )
 from allyproof.integrations.jira.models import JiraConnection, JiraLink
-from allyproof.integrations.jira.inbound.sync_apply import link_mark_deleted, link_observe
+from allyproof.integrations.jira.inbound.sync_apply import JIRA_SOURCE, link_mark_deleted, link_observe
 from allyproof.integrations.jira.sync_log import sync_log_write
 from allyproof.integrations.jira.inbound.payload import observe_issue
 
@@ -58,7 +58,7 @@ class Caught:
 
 
 JIRA_RESOLVED = Q(violation__status=Violation.Status.RESOLVED, violation__resolved_by=None,
-                  violation__resolved_source__startswith="jira:")
+                  violation__resolved_source__startswith=JIRA_SOURCE)
 WATCHED = Q(violation__status=Violation.Status.OPEN) | JIRA_RESOLVED
 
 

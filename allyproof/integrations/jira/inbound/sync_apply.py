@@ -15,7 +15,7 @@ from allyproof.integrations.jira.inbound.sync_decision import Decision, Facts, d
 from allyproof.integrations.jira.inbound.payload import Observation
 
 log = logging.getLogger(__name__)
-# Resolved by Jira: no person, and the source names the issue ("jira:ACME-12"); reconcile.py reads it too.
+# Resolved by Jira: no person, and the source names the issue ("jira:ACME-12"); reconcile.py queries by it.
 JIRA_SOURCE = "jira:"
 
 

@@ -16,7 +16,7 @@ from allyproof.monitoring.models import Site, Violation
 
 from allyproof.integrations.jira.outbound import content
 from allyproof.integrations.jira.outbound import gates
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection.client import JiraClient
 from allyproof.integrations.jira.connection.lifecycle import connection_current
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def auto_push(*, site_id: int, new_violation_ids: list[int], connection: JiraConnection,
-              client: JiraClient) -> PushJob | None:
+              client: JiraClient, enqueue: job_control.Enqueue | None) -> PushJob | None:
     rule = SiteSyncRule.objects.select_related("site").filter(site_id=site_id).first()
     if rule is None or not rule.auto_push or rule.auto_push_since is None:
         return None
@@ -59,7 +59,7 @@ def auto_push(*, site_id: int, new_violation_ids: list[int], connection: JiraCon
     SiteSyncRule.objects.filter(pk=rule.pk).update(problems=[], issue_type_id=check.issue_type_id,
                                                    issue_type_name=check.issue_type_name)
     return jobs.push_job_create(site=rule.site, violations=eligible, kind=PushJob.Kind.AUTO,
-                                project_key=rule.project_key)
+                                project_key=rule.project_key, enqueue=enqueue)
 
 
 def detected_again(*, reopened_violation_ids: list[int], connection: JiraConnection, client: JiraClient) -> int:
@@ -83,7 +83,7 @@ def detected_again(*, reopened_violation_ids: list[int], connection: JiraConnect
 
 
 def scan_completed(*, site_id: int, new_violation_ids: list[int], reopened_violation_ids: list[int],
-                   client_for) -> PushJob | None:
+                   client_for, enqueue: job_control.Enqueue | None) -> PushJob | None:
     site = Site.objects.select_related("organization").filter(pk=site_id).first()
     if site is None:
         return None
@@ -93,4 +93,5 @@ def scan_completed(*, site_id: int, new_violation_ids: list[int], reopened_viola
     client = client_for(connection)
     if reopened_violation_ids:
         detected_again(reopened_violation_ids=reopened_violation_ids, connection=connection, client=client)
-    return auto_push(site_id=site_id, new_violation_ids=new_violation_ids, connection=connection, client=client)
+    return auto_push(site_id=site_id, new_violation_ids=new_violation_ids, connection=connection, client=client,
+                     enqueue=enqueue)

@@ -14,9 +14,8 @@ import random
 import time
 from collections.abc import Callable, Iterable
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q, Value
+from django.db.models import Min, Q, Value
 from django.db.models.functions import Coalesce
 
 from allyproof.core import clock, metrics
@@ -24,7 +23,8 @@ from allyproof.monitoring.models import Site, Violation
 
 from allyproof.integrations.jira.connection import budget
 from allyproof.integrations.jira.connection import pacing
-from allyproof.integrations.jira.outbound import refusals
+from allyproof.integrations.jira.outbound import job_control, refusals
+from allyproof.integrations.jira.outbound.job_control import stop_job
 from allyproof.integrations.jira.connection.lifecycle import connection_current
 from allyproof.integrations.jira.connection.errors import (
     JiraAuthError,
@@ -56,28 +56,17 @@ def backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
     return min(60.0, 2.0 * 2 ** (attempt - 1)) * (0.7 + 0.6 * rand())
 
 
-def push_job_create(*, site: Site, violations: Iterable[Violation], kind: str, project_key: str, by=None,
-                    enqueue: bool = True) -> PushJob:
+def push_job_create(*, site: Site, violations: Iterable[Violation], kind: str, project_key: str,
+                    enqueue: job_control.Enqueue | None, by=None) -> PushJob:
     with transaction.atomic():
         job = PushJob.objects.create(organization_id=site.organization_id, site=site, kind=kind,
                                      project_key=project_key, created_by=by, created_at=clock.now())
         PushJobItem.objects.bulk_create(
             [PushJobItem(job=job, violation=v, position=i) for i, v in enumerate(violations)]
         )
-        if enqueue:
-            transaction.on_commit(lambda: _enqueue(job.pk))
+        if enqueue is not None:
+            transaction.on_commit(lambda: enqueue(job.pk))
     return job
-
-
-def _enqueue(job_id: int) -> None:
-    from allyproof.integrations.jira.tasks import run_push_job
-
-    run_push_job(job_id)
-
-
-def heartbeat_stale() -> dt.timedelta:
-    """How long a runner may stay silent before its job is taken over (JIRA_JOB_STALE_SECONDS)."""
-    return dt.timedelta(seconds=settings.CONFIG.jira_job_stale_seconds)
 
 
 def _claim(job_id: int) -> bool:
@@ -85,7 +74,8 @@ def _claim(job_id: int) -> bool:
     now = clock.now()
     return bool(
         PushJob.objects.filter(pk=job_id)
-        .filter(Q(status=PushJob.Status.QUEUED) | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale()))
+        .filter(Q(status=PushJob.Status.QUEUED)
+                | Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - job_control.heartbeat_stale()))
         .update(status=PushJob.Status.RUNNING, heartbeat_at=now, started_at=Coalesce("started_at", Value(now)))
     )
 
@@ -109,13 +99,6 @@ def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
         return
     item.not_before, item.reason, item.updated_at = clock.now() + dt.timedelta(seconds=seconds), reason[:300], clock.now()
     item.save(update_fields=["attempts", "not_before", "reason", "updated_at"])
-
-
-def _stop(job: PushJob, reason: str) -> None:
-    job.items.filter(status=PushJobItem.Status.PENDING).update(
-        status=PushJobItem.Status.FAILED, reason=reason[:300], updated_at=clock.now())
-    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.CANCELLED, cancel_reason=reason[:200],
-                                             finished_at=clock.now())
 
 
 def push_job_run(
@@ -158,23 +141,15 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
         connection = connection_current(organization=job.site.organization)
         stop = _stop_reason(job, connection)
         if stop:
-            _stop(job, stop)
+            stop_job(job, stop)
             job.refresh_from_db()
             return job
         now = clock.now()
         item = _next_due(job, now)
         if item is None:
-            waiting = job.items.filter(status=PushJobItem.Status.PENDING).aggregate(at=Min("not_before"))["at"]
-            if waiting is None:  # nothing pending (a pending item without not_before would have been due)
-                PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now(),
-                                                         wake_at=None)
-                log.info("jira.job.completed job=%s", job.pk)
-                job.refresh_from_db()
-                return job
-            wait = max(0.05, (waiting - now).total_seconds())
-            if park is not None and wait > PARK_AFTER:
-                return _park(job, wait, park)
-            sleep(min(5.0, wait))
+            finished = _when_none_due(job, now, sleep=sleep, park=park)
+            if finished is not None:
+                return finished
             continue
         if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
             _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
@@ -190,6 +165,21 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
         _run_item(item, connection=connection, client=client, job=job, gate=gate, sleep=sleep, rand=rand,
                   violation_url=violation_url)
         PushJob.objects.filter(pk=job.pk).update(heartbeat_at=clock.now())
+
+
+def _when_none_due(job: PushJob, now: dt.datetime, *, sleep, park) -> PushJob | None:
+    """No item is due: the job is complete, or is parked, or sleeps until its next one (None: go on)."""
+    waiting = job.items.filter(status=PushJobItem.Status.PENDING).aggregate(at=Min("not_before"))["at"]
+    if waiting is None:  # nothing pending (a pending item without not_before would have been due)
+        PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.COMPLETED, finished_at=clock.now(), wake_at=None)
+        log.info("jira.job.completed job=%s", job.pk)
+        job.refresh_from_db()
+        return job
+    wait = max(0.05, (waiting - now).total_seconds())
+    if park is not None and wait > PARK_AFTER:
+        return _park(job, wait, park)
+    sleep(min(5.0, wait))
+    return None
 
 
 def _stop_reason(job: PushJob, connection: JiraConnection | None) -> str:
@@ -255,7 +245,7 @@ def _refused(item: PushJobItem, error: JiraError, *, job: PushJob, client) -> No
     rule = SiteSyncRule.objects.filter(site_id=job.site_id).first()
     project = rule.project_key if rule else job.project_key
     issue_type = (rule.issue_type_name if rule else "") or "Task"
-    names = _field_names(client, project, rule, refusals.needs_field_names(error))
+    names = refusals.field_names(client, project, rule, refusals.needs_field_names(error))
     message = refusals.rule_level(error, project_key=project, issue_type=issue_type, names=names)
     if message is None:
         _finish_item(item, PushJobItem.Status.FAILED, reason=str(error))
@@ -268,65 +258,3 @@ def _refused(item: PushJobItem, error: JiraError, *, job: PushJob, client) -> No
     if rule is not None:
         SiteSyncRule.objects.filter(pk=rule.pk).update(problems=[message])
     log.warning("jira.job.breaker job=%s site=%s", job.pk, job.site_id)
-
-
-def _field_names(client, project: str, rule, fields: list[str]) -> dict[str, str]:
-    """Jira's names for the fields a refusal named, from createmeta (ids when Jira will not say)."""
-    if not fields or rule is None or not rule.issue_type_id:
-        return {}
-    try:
-        meta = client.create_meta_fields(project, rule.issue_type_id)
-    except JiraError:
-        return {}
-    return {f["fieldId"]: f.get("name", f["fieldId"]) for f in meta if f.get("fieldId") in fields}
-
-
-def push_job_retry_failed(*, job: PushJob) -> int:
-    with transaction.atomic():
-        count = job.items.filter(status=PushJobItem.Status.FAILED).update(
-            status=PushJobItem.Status.PENDING, attempts=0, not_before=None, reason="")
-        if count:
-            PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.QUEUED, finished_at=None, cancel_reason="",
-                                                     wake_at=None)
-            SiteSyncRule.objects.filter(site_id=job.site_id).update(problems=[])  # the admin says it is fixed
-            transaction.on_commit(lambda: _enqueue(job.pk))
-    return count
-
-
-def auto_jobs_cancel(*, site_id: int) -> int:
-    """Auto-push switched off: queued and running auto jobs stop now (a running one before its next item)."""
-    jobs = list(PushJob.objects.filter(site_id=site_id, kind=PushJob.Kind.AUTO,
-                                       status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING]))
-    for job in jobs:
-        _stop(job, "Stopped: auto-push was switched off.")
-    return len(jobs)
-
-
-def push_jobs_cancel(connection: JiraConnection) -> None:
-    """Disconnect: queued and running jobs stop at their next item (called inside its transaction)."""
-    jobs = PushJob.objects.filter(organization_id=connection.organization_id,
-                                  status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING])
-    for job in jobs:
-        _stop(job, "Stopped: Jira was disconnected.")
-
-
-def push_jobs_sweep(*, now: dt.datetime | None = None) -> list[int]:
-    """Jobs whose runner died (stale heartbeat) or whose enqueue was lost: enqueue them again."""
-    now = now or clock.now()
-    stale = PushJob.objects.filter(
-        Q(status=PushJob.Status.RUNNING, heartbeat_at__lt=now - heartbeat_stale())
-        | Q(status=PushJob.Status.QUEUED, created_at__lt=now - heartbeat_stale(), wake_at__isnull=True)
-        | Q(status=PushJob.Status.QUEUED, wake_at__lt=now - heartbeat_stale())  # a parked job whose wake was lost
-    ).values_list("pk", flat=True)
-    ids = list(stale)
-    for job_id in ids:
-        log.warning("jira.job.resumed job=%s", job_id)
-        _enqueue(job_id)
-    return ids
-
-
-def job_progress(job: PushJob) -> dict[str, int]:
-    counts = dict(job.items.values_list("status").annotate(n=Count("id")))
-    total = sum(counts.values())
-    done = total - counts.get(PushJobItem.Status.PENDING, 0)
-    return {"total": total, "done": done, **{s: counts.get(s, 0) for s in PushJobItem.Status.values}}

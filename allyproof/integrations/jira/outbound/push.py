@@ -34,7 +34,7 @@ from allyproof.integrations.jira.connection.client import JiraClient
 from allyproof.integrations.jira.connection.errors import JiraError, JiraRateLimited, JiraUnknownOutcome
 from allyproof.integrations.jira.outbound.gates import block_reason
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, OutboundWrite, SiteSyncRule
-from allyproof.integrations.jira.outbound.situation import LIVE, situation
+from allyproof.integrations.jira.outbound.situation import LIVE, claim_fresh, situation
 
 log = logging.getLogger(__name__)
 SEARCH_RETRY = dt.timedelta(seconds=30)  # a label search that failed is tried again this much later
@@ -108,8 +108,7 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
             link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
             return link
-        stale_after = settings.CONFIG.jira_job_stale_seconds  # longer than any one attempt can take
-        if link.claim and link.claimed_at and (now - link.claimed_at).total_seconds() < stale_after:
+        if claim_fresh(link, now=now):
             raise PushInProgress("This violation is being pushed to Jira right now.")
         # A crashed, failed or waiting attempt left the reservation: take it over. Its sent_at says
         # whether a create may be outstanding; the protocol decides what this attempt may do.

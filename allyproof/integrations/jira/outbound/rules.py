@@ -13,6 +13,7 @@ from allyproof.monitoring.models import Site
 
 from allyproof.integrations.jira.connection.client import JiraClient
 from allyproof.integrations.jira.connection.errors import JiraError, JiraNotFound
+from allyproof.integrations.jira.outbound.job_control import auto_jobs_cancel
 from allyproof.integrations.jira.outbound.triage import offered
 from allyproof.integrations.jira.models import JiraConnection, SiteSyncRule
 from allyproof.integrations.jira.outbound.triage import Offered, Triage
@@ -145,8 +146,6 @@ def _enabled_keys(connection: JiraConnection) -> set[str]:
 def _store(rule: RuleInput, site: Site, check: ProjectCheck | None, by) -> None:
     row, _ = SiteSyncRule.objects.select_for_update().get_or_create(site=site)
     if row.auto_push and not rule.auto_push:
-        from allyproof.integrations.jira.outbound.jobs import auto_jobs_cancel
-
         auto_jobs_cancel(site_id=site.pk)  # Off means off: queued auto jobs now, a running one before its next item
     if rule.auto_push and not row.auto_push:
         # Forward-only: only violations first detected from now on are auto-pushed.

@@ -26,7 +26,7 @@ from allyproof.integrations.jira.outbound import content
 from allyproof.integrations.jira.connection.client import JiraClient
 from allyproof.integrations.jira.connection.lifecycle import connection_current
 from allyproof.integrations.jira.connection.errors import JiraError
-from allyproof.integrations.jira.outbound.jobs import heartbeat_stale
+from allyproof.integrations.jira.outbound.job_control import heartbeat_stale
 from allyproof.integrations.jira.models import (
     DetectedAgainComment,
     JiraConnection,
@@ -136,7 +136,7 @@ def _claim(followup_id: int) -> ScanFollowUp | None:
     return row
 
 
-def scan_followup_run(*, followup_id: int, client_for) -> bool:
+def scan_followup_run(*, followup_id: int, client_for, enqueue: Callable[[int], None] | None) -> bool:
     """Runs (or resumes) one scan's Jira work. True when it finished."""
     row = _claim(followup_id)
     if row is None:
@@ -149,7 +149,7 @@ def scan_followup_run(*, followup_id: int, client_for) -> bool:
             if row.reopened_violation_ids:
                 _detected_again(row, connection, client)
             autopush.auto_push(site_id=row.site_id, new_violation_ids=row.new_violation_ids, connection=connection,
-                               client=client)
+                               client=client, enqueue=enqueue)
     except JiraError as problem:  # left pending: the sweeper tries again
         row.status, row.last_error = ScanFollowUp.Status.PENDING, str(problem)[:300]
         row.save(update_fields=["status", "last_error"])

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from allyproof.monitoring.models import Violation
 
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.models import PushJob, PushJobItem, SiteSyncRule
 
 POLL_STEP = 0.05  # seconds between two looks at the job row while a person waits
@@ -47,14 +47,14 @@ def active_job(*, violation: Violation) -> PushJob | None:
             .order_by("created_at").first())
 
 
-def single_push_start(*, violation: Violation, by=None) -> PushJob:
+def single_push_start(*, violation: Violation, enqueue: job_control.Enqueue | None, by=None) -> PushJob:
     """Queues the push (after commit); a second click, or a second tab, joins the job already there."""
     job = active_job(violation=violation)
     if job is not None:
         return job
     rule = SiteSyncRule.objects.get(site_id=violation.site_id)
     return jobs.push_job_create(site=violation.site, violations=[violation], kind=PushJob.Kind.SINGLE,
-                                project_key=rule.project_key, by=by)
+                                project_key=rule.project_key, enqueue=enqueue, by=by)
 
 
 def job_item(*, job: PushJob, violation: Violation) -> PushJobItem | None:

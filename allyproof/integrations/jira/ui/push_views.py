@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 from allyproof.accounts.decorators import member_required
 from allyproof.monitoring.selectors import site_get, violation_get
 
-from allyproof.integrations.jira.outbound import jobs
+from allyproof.integrations.jira.outbound import job_control, jobs
+from allyproof.integrations.jira.tasks import run_push_job
 from allyproof.integrations.jira.ui import selectors
 from allyproof.integrations.jira.outbound import single_push
 from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
@@ -36,7 +37,7 @@ def violation_push(request, site_id: int, violation_id: int):
     elif state["reason"]:
         return _refused(request, violation, state["reason"])
     else:
-        job = single_push.single_push_start(violation=violation, by=request.user)
+        job = single_push.single_push_start(violation=violation, enqueue=run_push_job, by=request.user)
         item = single_push.single_push_wait(job=job, violation=violation, budget=single_push.wait_budget())
         if item is None:
             if not request.htmx:  # with htmx the button says "Pushing…" and swaps to the key by itself
@@ -94,7 +95,8 @@ def site_push(request, site_id: int):
             chosen, skipped = list(block["ready"]), 0
         if chosen:
             kind = PushJob.Kind.PICKED if picked_mode else PushJob.Kind.BULK
-            jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"], by=request.user)
+            jobs.push_job_create(site=site, violations=chosen, kind=kind, project_key=block["project_key"],
+                                 enqueue=run_push_job, by=request.user)
             if not request.htmx:  # with htmx the block shows live progress instead
                 messages.success(request, f"Pushing {len(chosen)} violation{'s' if len(chosen) != 1 else ''} to "
                                  f"{block['project_key']} in the background.")
@@ -139,6 +141,6 @@ def job_retry(request, site_id: int, job_id: int):
     job = PushJob.objects.filter(pk=job_id, site=site).first()
     if job is None:
         raise Http404("No such job.")
-    count = jobs.push_job_retry_failed(job=job)
+    count = job_control.push_job_retry_failed(job=job, enqueue=run_push_job)
     messages.success(request, f"Retrying {count} failed push{'es' if count != 1 else ''}.")
     return redirect("site_detail", site_id=site.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from allyproof.accounts.models import Organization
 from allyproof.core import clock
@@ -17,7 +17,6 @@ from allyproof.integrations.jira.connection import budget
 from allyproof.integrations.jira.ui import budget_status
 from allyproof.integrations.jira.outbound import gates
 from allyproof.integrations.jira.connection.lifecycle import connection_current
-from allyproof.integrations.jira.outbound.jobs import job_progress
 from allyproof.integrations.jira.models import JiraConnection, JiraLink, PushJob, PushJobItem, SiteSyncRule
 from allyproof.integrations.jira.outbound.situation import LIVE, claim_fresh, situation
 
@@ -175,3 +174,10 @@ def violation_button(*, violation: Violation) -> dict:
 
 def _in_flight(link: JiraLink) -> bool:
     return claim_fresh(link, now=clock.now())
+
+
+def job_progress(job: PushJob) -> dict[str, int]:
+    counts = dict(job.items.values_list("status").annotate(n=Count("id")))
+    total = sum(counts.values())
+    done = total - counts.get(PushJobItem.Status.PENDING, 0)
+    return {"total": total, "done": done, **{s: counts.get(s, 0) for s in PushJobItem.Status.values}}
