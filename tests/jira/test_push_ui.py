@@ -134,13 +134,32 @@ def test_the_request_waits_for_a_worker_that_finishes_within_the_budget(acme, sa
     assert single_push.outcome(item).text == f"Created {item.issue_key}."
 
 
-def test_the_wait_gives_up_after_the_budget_in_steps_not_by_the_clock(acme, sandbox):
+def test_a_sleep_that_lets_no_time_pass_still_ends_the_wait_after_the_budget_in_steps(acme, sandbox):
     violation = acme.violations.get(rule_id="image-alt")
     job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.SINGLE, project_key="ACME",
                                enqueue=None)
     slept = []
-    assert single_push.single_push_wait(job=job, violation=violation, budget=0.5, sleep=slept.append) is None
-    assert len(slept) == round(0.5 / single_push.POLL_STEP)
+    assert single_push.single_push_wait(job=job, violation=violation, budget=0.5, sleep=slept.append,
+                                        elapsed=lambda: 0.0) is None
+    assert slept == [single_push.POLL_STEP] * round(0.5 / single_push.POLL_STEP)
+
+
+def test_the_time_spent_looking_counts_against_the_budget_not_only_the_sleeps(acme, sandbox):
+    """Each look at the rows takes time: the wait ends when the budget has passed on the clock, and its
+    last sleep is cut to what is left, so the person is answered within the budget (plus one look)."""
+    violation = acme.violations.get(rule_id="image-alt")
+    job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.SINGLE, project_key="ACME",
+                               enqueue=None)
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        now[0] += seconds + 0.03  # every step also spends 30 ms reading the rows
+
+    assert single_push.single_push_wait(job=job, violation=violation, budget=0.5, sleep=sleep,
+                                        elapsed=lambda: now[0]) is None
+    assert slept == [0.05] * 6 + [0.02]  # 6 × 80 ms = 0.48 s, then the 20 ms left
+    assert now[0] == pytest.approx(0.53, abs=1e-9)
 
 
 def test_a_gate_that_says_no_at_push_time_is_shown_in_place(client, acme, member_user, sandbox, budget, rules_for):

@@ -62,12 +62,16 @@ def job_item(*, job: PushJob, violation: Violation) -> PushJobItem | None:
 
 
 def single_push_wait(*, job: PushJob, violation: Violation, budget: float,
-                     sleep: Callable[[float], None] = time.sleep) -> PushJobItem | None:
+                     sleep: Callable[[float], None] = time.sleep,
+                     elapsed: Callable[[], float] | None = None) -> PushJobItem | None:
     """The finished item, or None when the budget ran out first (the worker goes on regardless).
 
-    The budget is counted in steps slept, not read from the clock: a frozen test clock cannot make
-    a request wait for ever.
+    The budget ends at whichever comes first: `budget` seconds on the monotonic clock, counted from the
+    call (each look at the rows takes time too: counting only the sleeps answered at 2.3–2.4 s for a 2 s
+    budget, tests/jira/test_cases_e2e_browser.py case 8), or the steps a full budget of sleeps holds, so a
+    fake sleep that lets no time pass cannot make a request wait for ever.
     """
+    elapsed = elapsed or _since(time.monotonic())
     steps = round(budget / POLL_STEP)
     for step in range(steps + 1):
         item = job_item(job=job, violation=violation)
@@ -76,9 +80,15 @@ def single_push_wait(*, job: PushJob, violation: Violation, budget: float,
         job.refresh_from_db(fields=["status"])
         if job.status not in ACTIVE:  # cancelled (disconnect, rule off): the item will not run
             return job_item(job=job, violation=violation)
-        if step < steps:
-            sleep(POLL_STEP)
+        left = budget - elapsed()
+        if step == steps or left <= 0:
+            return None
+        sleep(min(POLL_STEP, left))
     return None
+
+
+def _since(start: float) -> Callable[[], float]:
+    return lambda: time.monotonic() - start
 
 
 def outcome(item: PushJobItem) -> Outcome:
