@@ -64,6 +64,7 @@ from jira_sandbox import Sandbox, SandboxConfig
 from jira_sandbox.world import DEFAULT_WORLD
 from tests import factories
 from tests.jira.conftest import NoGate, consent, start_connect
+from tests.jira.sync_property_faults import FORGERIES, FaultRules, KillSwitch
 
 _COMMON = {"deadline": None, "print_blob": True, "database": None,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much]}
@@ -83,8 +84,9 @@ DETECTED_AGAIN = "detected this violation again"
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC).timestamp()  # where the shared clock stands at the start
 
 
-# The four places where this test meets the code under test's own API (kept together, so the same
-# schedules can be replayed against an older version of the code by rewriting only these).
+# The three places where the original rules meet the code under test's own API (kept together, so the same
+# schedules can be replayed against an older version of the code by rewriting only these). The fault rules
+# (tests/jira/sync_property_faults.py: registration at the limit, crashes, forgeries) meet it in more.
 def callback_url(connection: JiraConnection) -> str:
     return webhooks.webhook_url(connection)
 
@@ -98,10 +100,6 @@ def run_scan_followup(scan, reopened_ids: set[int], times: int) -> None:
 
 def recorded_identifiers() -> set[str]:
     return set(JiraSyncLog.objects.filter(direction="inbound").values_list("identifier", flat=True))
-
-
-def heal_registration(connection: JiraConnection) -> None:
-    webhooks.webhook_refresh(connection=connection, client=client_for(connection))
 
 
 def sandbox_config() -> SandboxConfig:
@@ -157,7 +155,7 @@ class Tenant:
             pass  # kept on the connection; healed when settling
 
 
-class SyncBack(RuleBasedStateMachine):
+class SyncBack(FaultRules, RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self._atomic = transaction.atomic()
@@ -168,7 +166,8 @@ class SyncBack(RuleBasedStateMachine):
         # same schedules on every run, whatever the wall clock says.
         self.sb.clock.freeze(START)
         self.sb.sleep = self.sb.clock.advance
-        self._transport = jira_client.transport(httpx.WSGITransport(app=self.sb))
+        self.kill_switch = KillSwitch(httpx.WSGITransport(app=self.sb))
+        self._transport = jira_client.transport(self.kill_switch)
         self._transport.__enter__()
         self._clock = clock.follow(lambda: dt.datetime.fromtimestamp(self.sb.clock.now(), dt.UTC))
         self._clock.__enter__()
@@ -178,22 +177,29 @@ class SyncBack(RuleBasedStateMachine):
         self.reopen_scans: dict[int, int] = {}  # violation -> how many scans reopened it
         self.delivered: list[str] = []
         self.taken: dict[str, list[str]] = {}  # one change (URL + body) -> our answer to each delivery of it
-        self.echo_outcomes: list[tuple[str, str]] = []  # (what, outcome) for deliveries of our own writes
+        self.echo_outcomes: list[tuple[str, object]] = []  # (what, outcome) for deliveries of our own writes
+        self.others: list[int] = []  # webhooks other connections on the same account registered
+        self.accepted: list[tuple[str, bytes]] = []  # (URL, body) of deliveries taken in, to replay
+        self.accepted_ids: dict[tuple[str, bytes], str] = {}
+        self.happened: list[str] = []
 
     def _send(self, url, headers, body):
         response = self.receiver.post(url.removeprefix("http://testserver"), body, content_type="application/json",
                                       headers=headers)
         if response.status_code in (200, 202):
             self.delivered.append(headers["X-Atlassian-Webhook-Identifier"])
-        inbound_apply.pending_apply()  # the worker's run, right after intake
+        if not self.worker_down:
+            inbound_apply.pending_apply()  # the worker's run, right after intake
         if response.status_code in (200, 202):
             # Every delivery of one change carries the same body (a duplicate, or a late redelivery under
             # a new identifier); two changes never do (their changelog, comment or time differ).
             change = hashlib.sha256(url.encode() + b"\0" + body).hexdigest()
             outcome = response.json()["outcome"]
-            if outcome == InboundEvent.Outcome.RECEIVED:  # intake kept it; the worker's run above decided
-                outcome = (InboundEvent.objects.filter(identifier=headers["X-Atlassian-Webhook-Identifier"])
-                           .order_by("-pk").values_list("outcome", flat=True).first())
+            if outcome == InboundEvent.Outcome.RECEIVED:  # intake kept it: the worker decides (read when checking)
+                outcome = ("received", headers["X-Atlassian-Webhook-Identifier"])
+            if outcome != InboundEvent.Outcome.UNMATCHED:
+                self.accepted.append((url, body))
+                self.accepted_ids.setdefault((url, body), headers["X-Atlassian-Webhook-Identifier"])
             self.taken.setdefault(change, []).append(outcome)
             ours = self._our_write(json.loads(body))
             if ours:
@@ -230,7 +236,8 @@ class SyncBack(RuleBasedStateMachine):
                 progress = os.environ.get("ALLYPROOF_PROPERTY_PROGRESS")
                 if progress:  # one line per schedule checked, so a long run stopped early still tells
                     with open(progress, "a") as out:
-                        out.write(f"checked {len(self.delivered)} deliveries\n")
+                        faults = sorted({h.split(" at ")[0] for h in self.happened})
+                        out.write(f"checked {len(self.delivered)} deliveries; faults: {', '.join(faults) or '-'}\n")
         finally:
             self.close()
 
@@ -409,11 +416,9 @@ class SyncBack(RuleBasedStateMachine):
         self.sb.faults.clear()
         for _ in range(12):  # past every retry, delay and late redelivery
             self.tick(600)
+            self.resume_waiting_deliveries()
             self.sb.deliver_pending()
-        for tenant in (self.a, self.b):
-            connection = tenant.refresh()
-            if connection is not None and connection.is_active:
-                heal_registration(connection)
+        self.heal_by_the_periodic_jobs()
         for _ in range(2):
             self.reconcile_now()
             self.sb.deliver_pending()
@@ -435,6 +440,9 @@ class SyncBack(RuleBasedStateMachine):
         self.check_our_echoes_change_nothing()
         self.check_no_scan_commented_twice()
         self.check_registrations_match_rules()
+        self.check_warning_only_while_mismatched()
+        self.check_the_warning_went()
+        self.check_nothing_left_waiting()
         self.check_quiet_once_settled()
 
     @rule()
@@ -476,13 +484,22 @@ class SyncBack(RuleBasedStateMachine):
         missing = [i for i in self.delivered if i not in logged]
         assert not missing, f"deliveries that reached us without a trace: {missing[:3]}"
 
+    @staticmethod
+    def final(outcome) -> str:
+        """Intake's answer, or for a delivery it kept for the worker, the outcome the worker gave it."""
+        if isinstance(outcome, tuple):
+            return (InboundEvent.objects.filter(identifier=outcome[1]).order_by("-pk")
+                    .values_list("outcome", flat=True).first())
+        return outcome
+
     def check_each_change_taken_once(self):
-        for change, outcomes in self.taken.items():
+        for change, answers in self.taken.items():
+            outcomes = [self.final(o) for o in answers]
             taken = [o for o in outcomes if o != "duplicate"]
             assert len(taken) == 1, f"one change delivered {len(outcomes)} times was taken {len(taken)} times: {outcomes}"
 
     def check_our_echoes_change_nothing(self):
-        applied = [what for what, outcome in self.echo_outcomes if outcome == "applied"]
+        applied = [what for what, outcome in self.echo_outcomes if self.final(outcome) == "applied"]
         assert not applied, f"the echo of our own write changed a violation: {applied}"
 
     def _footprint(self):
@@ -580,6 +597,89 @@ NAMED_SCHEDULES = {
         ("delivery_fault", {"kind": "drop", "seconds": 30}),
         ("delete_in_jira", {"index": 5}),
         ("deliver", {})],
+    # Issue 9, case 5: the five slots are full, so the first organization's registration is refused; the
+    # warning stays while the periodic job retries it in vain, and goes once a slot is free and it heals.
+    "registration refused at the five-webhook limit, healed by the periodic job": [
+        ("others_take_webhook_slots", {"n": 3}),
+        ("first_org_saves_rules", {"on": False}),
+        ("others_take_webhook_slots", {"n": 1}),
+        ("first_org_saves_rules", {"on": True}),
+        ("time_passes", {"seconds": 900}),
+        ("periodic_webhook_jobs", {}),
+        ("others_free_their_slots", {}),
+        ("time_passes", {"seconds": 900}),
+        ("periodic_webhook_jobs", {}),
+        ("transition", {"index": 0, "status": "Done"}),
+        ("deliver", {})],
+    # Registrations expire while the slots are full: the refresh job's new registration is refused.
+    "registrations expire while the slots are full": [
+        ("others_take_webhook_slots", {"n": 3}),
+        ("webhooks_expire", {}),
+        ("periodic_webhook_jobs", {}),
+        ("time_passes", {"seconds": 900}),
+        ("periodic_webhook_jobs", {})],
+    # Jira registers the webhook but its answer is lost: the registration is adopted, not doubled.
+    "a registration whose answer is lost": [
+        ("registration_answer_lost", {"kind": "commit_then_error"}),
+        ("first_org_saves_rules", {"on": False}),
+        ("first_org_saves_rules", {"on": True}),
+        ("registration_answer_lost", {"kind": "drop_response_after_commit"}),
+        ("regression_policy_saved", {"tenant": "b", "reopen": True}),
+        ("periodic_webhook_jobs", {})],
+    # The consumer is down while changes arrive, then dies in the second delivery of a batch, after the
+    # first one (a Done that resolves) was applied but before the batch commits; and again with a
+    # handler failing: the sweep resumes, and nothing is lost or made up.
+    "the worker killed while applying": [
+        ("worker_stops", {}),
+        ("transition", {"index": 3, "status": "Done"}),
+        ("transition", {"index": 4, "status": "Closed"}),
+        ("deliver", {}),
+        ("worker_killed_while_applying", {"after": 1, "inside": False}),
+        ("worker_stops", {}),
+        ("edit_and_transition_in_one_millisecond", {"index": 5, "status": "Done"}),
+        ("transition", {"index": 0, "status": "To Do"}),
+        ("deliver", {}),
+        ("worker_killed_while_applying", {"after": 0, "inside": True})],
+    # Deliveries wait for a consumer that never comes back in time: only the periodic sweep applies them.
+    "deliveries waiting for the sweep": [
+        ("worker_stops", {}),
+        ("transition", {"index": 1, "status": "Done"}),
+        ("deliver", {})],
+    # Reconciliation dies at its first request (the first search), and at its third: the second
+    # organization's one-by-one fetch of a key its search left out (the deleted WEB-3).
+    "reconciliation killed mid-run": [
+        ("delivery_fault", {"kind": "drop", "seconds": 30}),
+        ("transition", {"index": 2, "status": "Done"}),
+        ("deliver", {}),
+        ("reconciliation_killed", {"call": 0}),
+        ("jira_search_leaves_missing_keys_out", {"on": True}),
+        ("delivery_fault", {"kind": "drop", "seconds": 30}),
+        ("delete_in_jira", {"index": 5}),
+        ("deliver", {}),
+        ("reconciliation_killed", {"call": 2})],
+    # The process dies while registering: after Jira created the webhook, before we kept its id.
+    "a registration killed between Jira's answer and our save": [
+        ("first_org_saves_rules", {"on": False}),
+        ("registration_killed", {"call": 4, "on": True}),
+        ("time_passes", {"seconds": 900}),
+        ("periodic_webhook_jobs", {})],
+    # Every kind of forged or replayed delivery, after real ones.
+    "forged and replayed deliveries": [
+        ("transition", {"index": 0, "status": "Done"}),
+        ("deliver", {}),
+        *[("forged_or_replayed_delivery", {"kind": kind, "pick": 0}) for kind in FORGERIES]],
+}
+
+
+# What each fault schedule must have made happen (so a schedule that no longer reaches its fault fails).
+NAMED_FAULTS = {
+    "registration refused at the five-webhook limit, healed by the periodic job": ["refused at the limit"],
+    "registrations expire while the slots are full": ["refused at the limit"],
+    "the worker killed while applying": ["worker killed", "handler failed"],
+    "deliveries waiting for the sweep": ["resumed by the sweep"],
+    "reconciliation killed mid-run": ["reconciliation killed at GET /ex/jira/", "reconciliation killed at POST"],
+    "a registration killed between Jira's answer and our save": ["registration killed at POST"],
+    "forged and replayed deliveries": [f"{kind} refused" for kind in FORGERIES],
 }
 
 
@@ -591,6 +691,9 @@ def test_sync_back_holds_its_promises_in_named_schedules(name):
         machine.tenants()
         for step, arguments in NAMED_SCHEDULES[name]:
             getattr(machine, step)(**arguments)
+            machine.check_warning_only_while_mismatched()  # Hypothesis runs invariants after every step
         machine.settle_and_check()
+        for fault in NAMED_FAULTS.get(name, []):
+            assert any(h.startswith(fault) for h in machine.happened), (fault, machine.happened)
     finally:
         machine.close()
