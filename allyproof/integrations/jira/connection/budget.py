@@ -30,8 +30,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Greatest
 
 from allyproof.integrations.jira.connection import ratelimit_headers as rl
+from allyproof.integrations.jira.models import JiraConnection, PointsPool, PushJob, PushJobItem
 
 GLOBAL = "global"
 BULK, INTERACTIVE = "bulk", "interactive"
@@ -125,8 +128,6 @@ class DatabaseStore:
         self.default_quota = default_quota
 
     def _rows(self, keys: list[str], hour: int):
-        from allyproof.integrations.jira.models import PointsPool
-
         for key in keys:
             PointsPool.objects.get_or_create(key=key, defaults={"hour": hour,
                                                                 "quota": self.default_quota if key == GLOBAL else None})
@@ -137,8 +138,6 @@ class DatabaseStore:
         return rows
 
     def pools(self, keys: list[str], hour: int) -> dict[str, Pool]:
-        from allyproof.integrations.jira.models import PointsPool
-
         rows = {r.key: r for r in PointsPool.objects.filter(key__in=keys)}
         found = {}
         for key in keys:
@@ -149,10 +148,6 @@ class DatabaseStore:
 
     def charge(self, keys: list[str], hour: int, points: int) -> None:
         """One UPDATE on the hot path (every call of every consumer charges here); rows are made once."""
-        from django.db.models import Case, F, Value, When
-
-        from allyproof.integrations.jira.models import PointsPool
-
         fresh = Case(When(hour=hour, then=F("used") + points), default=Value(points))
         if PointsPool.objects.filter(key__in=keys).update(used=fresh, hour=hour) < len(keys):
             with transaction.atomic():
@@ -160,12 +155,15 @@ class DatabaseStore:
                 PointsPool.objects.filter(key__in=keys).update(used=fresh, hour=hour)
 
     def observe(self, key: str, hour: int, quota: int | None, remaining: int | None) -> None:
-        with transaction.atomic():
-            row = self._rows([key], hour)[key]
-            row.quota = quota or row.quota
-            if remaining is not None and row.quota is not None:
-                row.used = max(row.used, row.quota - remaining)
-            row.save(update_fields=["hour", "used", "quota"])
+        """One UPDATE as well (every answered call with a quota header observes); rows are made once."""
+        known = Value(quota) if quota else F("quota")
+        used = Case(When(hour=hour, then=F("used")), default=Value(0))
+        if remaining is not None:  # the larger "used" wins; no quota known leaves it (SQLite: MAX(x, NULL) is NULL)
+            used = Greatest(used, Coalesce(known - Value(remaining), used))
+        if not PointsPool.objects.filter(key=key).update(quota=known, used=used, hour=hour):
+            with transaction.atomic():
+                self._rows([key], hour)
+                PointsPool.objects.filter(key=key).update(quota=known, used=used, hour=hour)
 
 
 _OBSERVE = """
@@ -219,8 +217,6 @@ class RedisStore:
 
 def active_bulk_sites() -> int:
     """Jira sites (cloud ids) with items pending in a queued or running bulk, picked or auto job."""
-    from allyproof.integrations.jira.models import JiraConnection, PushJob, PushJobItem
-
     orgs = (PushJobItem.objects.filter(status=PushJobItem.Status.PENDING,
                                        job__status__in=[PushJob.Status.QUEUED, PushJob.Status.RUNNING])
             .exclude(job__kind=PushJob.Kind.SINGLE).values("job__organization_id").distinct())

@@ -134,9 +134,9 @@ def _next_due(job: PushJob, now: dt.datetime) -> PushJobItem | None:
 
 def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) -> PushJob:
     turn_ends = clock.now() + dt.timedelta(seconds=TURN)
+    clients = _Clients(client_for)
     while True:
-        job.refresh_from_db(fields=["status"])
-        if job.status == PushJob.Status.CANCELLED:
+        if not _beat(job):
             return job
         connection = connection_current(organization=job.site.organization)
         stop = _stop_reason(job, connection)
@@ -161,10 +161,34 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
         slot_in = gate.peek(connection.cloud_id) if hasattr(gate, "peek") else 0.0
         if park is not None and slot_in > PARK_AFTER:  # the budget's share, a pause: free the thread meanwhile
             return _park(job, slot_in, park)
-        client = client_for(connection)
-        _run_item(item, connection=connection, client=client, job=job, gate=gate, sleep=sleep, rand=rand,
-                  violation_url=violation_url)
-        PushJob.objects.filter(pk=job.pk).update(heartbeat_at=clock.now())
+        _run_item(item, connection=connection, client=clients.get(connection), job=job, gate=gate, sleep=sleep,
+                  rand=rand, violation_url=violation_url)
+
+
+def _beat(job: PushJob) -> bool:
+    """The heartbeat and the cancel check in one UPDATE before every item (False: cancelled). The row is
+    touched once per item, not written after it and read again before the next one."""
+    if PushJob.objects.filter(pk=job.pk).exclude(status=PushJob.Status.CANCELLED).update(heartbeat_at=clock.now()):
+        return True
+    job.refresh_from_db(fields=["status"])
+    return job.status != PushJob.Status.CANCELLED
+
+
+class _Clients:
+    """One client per connection row as read before this item. The connection is still re-read before
+    every item (`_stop_reason`); only building the client is saved (its token cache read and decrypted the
+    token and read its expiry: two queries and a decryption an item). A refresh or a reconnect changes the
+    row's token stamps, and a new client is built; a 401 refreshes through the vault as before."""
+
+    def __init__(self, client_for: Callable[[JiraConnection], object]):
+        self.client_for, self.key, self.client = client_for, None, None
+
+    def get(self, connection: JiraConnection):
+        key = (connection.pk, connection.cloud_id, connection.status, connection.tokens_refreshed_at,
+               connection.access_expires_at)
+        if key != self.key:
+            self.key, self.client = key, self.client_for(connection)
+        return self.client
 
 
 def _when_none_due(job: PushJob, now: dt.datetime, *, sleep, park) -> PushJob | None:

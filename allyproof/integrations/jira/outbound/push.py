@@ -92,20 +92,23 @@ def issue_input(violation: Violation, *, key: str, violation_url: str) -> conten
 def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSyncRule, key: str, by) -> JiraLink:
     claim = secrets.token_hex(8)
     now = clock.now()
+    try:
+        # Its own transaction, not a savepoint in one (two statements fewer on every push): the unique
+        # key decides the race either way, and the loser locks the winner's row in the next one.
+        with transaction.atomic():
+            # Inserted already counted as sent (one write fewer per push): the create follows at
+            # once, and a crash from here on must make the next attempt run the protocol.
+            link = JiraLink.objects.create(
+                organization_id=connection.organization_id, violation=violation, cloud_id=connection.cloud_id,
+                dedupe_key=key, project_key=rule.project_key, created_by=by, created_at=now,
+                claim=claim, claimed_at=now, sent_at=now, outcome_unknown=True,
+            )
+        link.fresh = True  # this attempt itself has nothing outstanding to look for
+        return link
+    except IntegrityError:
+        pass
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                # Inserted already counted as sent (one write fewer per push): the create follows at
-                # once, and a crash from here on must make the next attempt run the protocol.
-                link = JiraLink.objects.create(
-                    organization_id=connection.organization_id, violation=violation, cloud_id=connection.cloud_id,
-                    dedupe_key=key, project_key=rule.project_key, created_by=by, created_at=now,
-                    claim=claim, claimed_at=now, sent_at=now, outcome_unknown=True,
-                )
-                link.fresh = True  # this attempt itself has nothing outstanding to look for
-                return link
-        except IntegrityError:
-            link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
+        link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
         if link.status == JiraLink.Status.LINKED:
             return link
         if claim_fresh(link, now=now):
