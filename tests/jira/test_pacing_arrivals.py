@@ -141,3 +141,26 @@ def test_without_an_injected_clock_the_redis_gate_stamps_redis_time_when_it_conf
     finally:
         for key in gate.redis.scan_iter(f"{prefix}*"):
             gate.redis.delete(key)
+
+
+@pytest.mark.parametrize("at_read", [1, 2, 3, 4])
+def test_another_workers_whole_call_inside_this_ones_leaves_them_an_interval_apart(at_read):
+    """Worker B's whole call runs when worker A's gate reads its clock for the `at_read`-th time (the
+    four reads of a first call: two to reserve, one for the slot, one for the stamp, which lies between
+    the database gate's read of the row and its update). Wherever it lands, the two sends are an interval
+    apart: B's stamp stored after A's read must fail A's update (compare-and-set) and be decided against."""
+    t = Timeline()
+    sent, reads = [], [0]
+    worker_b = pacing.DatabaseGate(interval=INTERVAL, clock=t.clock, sleep=t.sleep)
+
+    def a_clock():
+        reads[0] += 1
+        if reads[0] == at_read:
+            worker_b.wait("site-a")
+            sent.append(t.now)
+        return t.now
+
+    worker_a = pacing.DatabaseGate(interval=INTERVAL, clock=a_clock, sleep=t.sleep)
+    worker_a.wait("site-a")
+    sent.append(t.now)
+    assert len(sent) == 2 and min(gaps(sent)) >= INTERVAL, sent  # B ran, and the sends are apart

@@ -20,6 +20,8 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from allyproof.integrations.jira.models import PacingGate
 
@@ -137,18 +139,22 @@ class DatabaseGate:
                 return
 
     def _confirm(self, site: str, due: float) -> bool:
-        """Stamps this call's send time on the site's row (`may_send`), right before it is sent."""
-        with transaction.atomic():
-            gate = PacingGate.objects.select_for_update().get(key=site)  # _reserve made the row
-            # The global pause is read, not locked: a pause stored just after this is one stored just after the send.
-            global_paused = PacingGate.objects.filter(key=GLOBAL).values_list("paused_until", flat=True).first()
-            sent = may_send(now=self.clock(), due=due, last_sent=gate.last_sent, interval=self.interval,
-                            paused_until=max(gate.paused_until, global_paused or 0.0))
+        """Stamps this call's send time on the site's row (`may_send`), right before it is sent: one read
+        and one update that holds only if no other call was stamped in between (compare-and-set on
+        last_sent), so no lock or transaction lies between the stamp and the send."""
+        while True:
+            rows = {key: (last, paused) for key, last, paused in
+                    PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("key", "last_sent", "paused_until")}
+            last_sent, paused = rows[site]  # _reserve made the row
+            # A pause stored after this read is one stored just after the send: the 429 it answers came later.
+            sent = may_send(now=self.clock(), due=due, last_sent=last_sent, interval=self.interval,
+                            paused_until=max(paused, rows.get(GLOBAL, (0.0, 0.0))[1]))
             if sent is None:
                 return False
-            gate.last_sent, gate.next_slot = max(gate.last_sent, sent), max(gate.next_slot, sent + self.interval)
-            gate.save(update_fields=["last_sent", "next_slot"])
-        return True
+            if PacingGate.objects.filter(key=site, last_sent=last_sent).update(
+                    last_sent=max(last_sent, sent), next_slot=Greatest(F("next_slot"), Value(sent + self.interval))):
+                return True
+            # Another call was stamped between the read and the update: decide again against its stamp.
 
     def paused_until(self, site: str) -> float:
         return max(PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("paused_until", flat=True),
