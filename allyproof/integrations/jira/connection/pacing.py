@@ -146,7 +146,7 @@ class DatabaseGate:
             rows = {key: (last, paused) for key, last, paused in
                     PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("key", "last_sent", "paused_until")}
             last_sent, paused = rows[site]  # _reserve made the row
-            # A pause stored after this read is one stored just after the send: the 429 it answers came later.
+            # A pause stored after this read is too late for this call, as one stored just after its send would be.
             sent = may_send(now=self.clock(), due=due, last_sent=last_sent, interval=self.interval,
                             paused_until=max(paused, rows.get(GLOBAL, (0.0, 0.0))[1]))
             if sent is None:
