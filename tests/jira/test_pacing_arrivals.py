@@ -2,7 +2,8 @@
 
 A thread that takes a slot and wakes late (a busy CPU, the GIL) must not send closer than the interval
 to the call before or after it. Decisions asserted on an injected clock, never measured gaps (the
-gaps on the wire are bench/consumers.py's, in docs/benchmarks.md).
+gaps on the wire are bench/consumers.py's, in docs/benchmarks.md); the one test on Redis's real TIME
+asserts a lower bound that a slow machine can only widen.
 """
 
 import time
