@@ -157,6 +157,9 @@ class PacingGate(models.Model):
     # Bulk work's next slot under its fair share of the points budget (budget.py): interactive calls
     # only wait for next_slot, so a person's push is not queued behind a backlog's spacing.
     bulk_next = models.FloatField(default=0.0)
+    # When the last call to this site really went (stamped right before the send): the next slot is never
+    # closer to it than the interval, whatever slot that call had (pacing.may_send).
+    last_sent = models.FloatField(default=0.0)
 
 
 class PointsPool(models.Model):

@@ -4,6 +4,12 @@ Calls to one site are spaced `JIRA_PUSH_INTERVAL_MS` apart (Atlassian asks apps 
 steady refill rate of the burst bucket, not the burst). A 429 pauses the right scope: the global
 quota pauses every site, a tenant quota or burst limit pauses that site. Two implementations share
 one protocol: a database row per site (the embedded default) and Redis (production).
+
+Jira counts arrivals, not the slots we hand out: a thread that takes a slot and then runs late (a busy
+CPU, the GIL) would send closer to the next slot's call than the interval. So a call takes a slot, sleeps
+to it, and then confirms right before it is sent (`may_send`): the gate stamps the real send time, a call
+that finds another one sent within the interval of its own takes a fresh slot, and the next slot is never
+earlier than the last real send plus the interval.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from allyproof.integrations.jira.models import PacingGate
 
@@ -55,6 +63,23 @@ def pause_for(gate: Gate, site: str, limited) -> None:
 
         reset_in = (limited.reset_at - clock.now()).total_seconds()
     gate.pause(site, pause_seconds(retry_after=limited.retry_after, reset_in=reset_in), limited.reason)
+
+
+# Slots are sums of float intervals; a millionth of a second absorbs their rounding (Redis counts whole ms).
+EPSILON = 1e-6
+
+
+def may_send(*, now: float, due: float, last_sent: float, interval: float, paused_until: float) -> float | None:
+    """The send stamp of a call whose slot was `due`, or None when it must take a fresh slot instead.
+
+    The stamp is the later of now and the slot (on an injected clock a caller's sleep may not move it).
+    Refused: a pause stored since the slot was reserved holds it; another call's stamp within the interval
+    (it went while this one ran late). With a real clock stamps only grow, so comparing with the latest
+    (`last_sent`) is comparing with every earlier one."""
+    sent = max(now, due)
+    if paused_until > sent or abs(sent - last_sent) < interval - EPSILON:
+        return None
+    return sent
 
 
 class DatabaseGate:
@@ -106,14 +131,30 @@ class DatabaseGate:
             delay = self._reserve(site)
             if max_wait is not None and waited + delay > max_wait:
                 raise GateBusy(f"Jira is being paced; the next slot is in {delay:.1f} s")
-            slot = self.clock() + delay
+            due = self.clock() + delay
             if delay > 0:
                 self.sleep(delay)
                 waited += delay
-            # A 429 may have paused the site after this slot was reserved: read the pause again right
-            # before sending, and take a fresh slot after it when it ends later than our slot.
-            if self.paused_until(site) <= slot:
+            if self._confirm(site, due):  # else a pause or a late caller's send since: a fresh slot
                 return
+
+    def _confirm(self, site: str, due: float) -> bool:
+        """Stamps this call's send time on the site's row (`may_send`), right before it is sent: one read
+        and one update that holds only if no other call was stamped in between (compare-and-set on
+        last_sent), so no lock or transaction lies between the stamp and the send."""
+        while True:
+            rows = {key: (last, paused) for key, last, paused in
+                    PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("key", "last_sent", "paused_until")}
+            last_sent, paused = rows[site]  # _reserve made the row
+            # A pause stored after this read is too late for this call, as one stored just after its send would be.
+            sent = may_send(now=self.clock(), due=due, last_sent=last_sent, interval=self.interval,
+                            paused_until=max(paused, rows.get(GLOBAL, (0.0, 0.0))[1]))
+            if sent is None:
+                return False
+            if PacingGate.objects.filter(key=site, last_sent=last_sent).update(
+                    last_sent=max(last_sent, sent), next_slot=Greatest(F("next_slot"), Value(sent + self.interval))):
+                return True
+            # Another call was stamped between the read and the update: decide again against its stamp.
 
     def paused_until(self, site: str) -> float:
         return max(PacingGate.objects.filter(key__in=[site, GLOBAL]).values_list("paused_until", flat=True),
@@ -147,6 +188,29 @@ redis.call('SET', KEYS[1], slot + interval, 'PX', math.max(60000, interval * 10)
 return slot - now
 """
 
+# Confirm a slot right before the send (`may_send`, in milliseconds): 1 = send, 0 = take a fresh slot.
+# KEYS: last send, next, pause (site), pause (global); ARGV: now (-1: Redis's TIME, read in the script so
+# that no round trip lies between the stamp and the send), the slot, interval.
+_CONFIRM = """
+local now, due, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local sent = math.max(now, due)
+local last = tonumber(redis.call('GET', KEYS[1]) or 0)
+local paused = math.max(tonumber(redis.call('GET', KEYS[3]) or 0), tonumber(redis.call('GET', KEYS[4]) or 0))
+if paused > sent or math.abs(sent - last) < interval then
+  return 0
+end
+local ttl = math.max(60000, interval * 10)
+redis.call('SET', KEYS[1], math.max(last, sent), 'PX', ttl)
+if sent + interval > tonumber(redis.call('GET', KEYS[2]) or 0) then
+  redis.call('SET', KEYS[2], sent + interval, 'PX', ttl)
+end
+return 1
+"""
+
 
 class RedisGate:
     def __init__(self, *, url: str, interval: float, prefix: str = "allyproof:pacing:",
@@ -158,10 +222,11 @@ class RedisGate:
         self.interval, self.prefix, self.sleep, self.budget = interval, prefix, sleep, budget
         self.clock = clock  # tests inject one (seconds); by default every machine reads Redis's
         self._reserve = self.redis.register_script(_RESERVE)
+        self._confirm = self.redis.register_script(_CONFIRM)
 
     def _now_ms(self) -> int:
         if self.clock is not None:
-            return int(self.clock() * 1000)
+            return round(self.clock() * 1000)  # whole ms, as Redis TIME gives them (no float truncation)
         seconds, micros = self.redis.time()  # one clock for every machine: Redis's
         return seconds * 1000 + micros // 1000
 
@@ -192,7 +257,9 @@ class RedisGate:
             if delay_ms > 0:
                 self.sleep(delay_ms / 1000)
                 waited_ms += delay_ms
-            if self.paused_until_ms(site) <= now_ms + delay_ms:  # a pause stored since holds this slot too
+            confirm_keys = [f"{self.prefix}sent:{site}", *keys[:3]]  # else a pause or a late send since: a fresh slot
+            now_arg = -1 if self.clock is None else self._now_ms()
+            if self._confirm(keys=confirm_keys, args=[now_arg, now_ms + delay_ms, int(self.interval * 1000)]):
                 return
 
     def peek(self, site: str) -> float:
