@@ -366,3 +366,35 @@ def test_reconnecting_to_the_same_site_resumes_the_links(violation, connected, s
     again = do_push(violation, reconnected, sandbox)
     assert (again.link.pk, again.created) == (first.pk, False)
     assert len(creates(sandbox)) == before
+
+
+class PushesAgainMidCreate:
+    """A client during whose create another worker pushes the same violation (in this thread: the reservation
+    row is committed before the create leaves, so what the other worker sees is the same)."""
+
+    def __init__(self, client, again):
+        self._client, self._again, self.seen = client, again, []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        try:
+            self._again()
+        except Exception as outcome:  # noqa: BLE001 - what the other worker was told, asserted by the test
+            self.seen.append(type(outcome).__name__)
+        return self._client.create_issue(body)
+
+
+def test_a_push_while_the_create_is_out_is_told_in_progress_and_takes_nothing_over(violation, connected, sandbox,
+                                                                                 admin_user):
+    """The reservation is claimed from the instant it is made: a second worker gets "in progress", not a
+    take-over (mutation testing: `claimed_at=None` on the new row made the second worker take it over and
+    wait on the protocol; SQLite runs skip the threaded twenty-push test). It also records who pushed."""
+    client = PushesAgainMidCreate(client_for(connected, gate=NoGate()),
+                                  lambda: do_push(violation, connected, sandbox))
+    result = push.violation_push(violation=violation, connection=connected, client=client, by=admin_user,
+                                 violation_url=push.absolute_violation_url(violation))
+    assert client.seen == ["PushInProgress"]
+    assert result.created and len(creates(sandbox)) == 1
+    assert result.link.created_by == admin_user  # the admin's link page says who pushed it
