@@ -382,7 +382,7 @@ class PushesAgainMidCreate:
         try:
             self._again()
         except Exception as outcome:  # noqa: BLE001 - what the other worker was told, asserted by the test
-            self.seen.append(type(outcome).__name__)
+            self.seen.append((type(outcome).__name__, str(outcome)))
         return self._client.create_issue(body)
 
 
@@ -390,11 +390,35 @@ def test_a_push_while_the_create_is_out_is_told_in_progress_and_takes_nothing_ov
                                                                                  admin_user):
     """The reservation is claimed from the instant it is made: a second worker gets "in progress", not a
     take-over (mutation testing: `claimed_at=None` on the new row made the second worker take it over and
-    wait on the protocol; SQLite runs skip the threaded twenty-push test). It also records who pushed."""
+    wait on the protocol; SQLite runs skip the threaded twenty-push test). It also records who pushed, and
+    the message people see (both unchecked before)."""
     client = PushesAgainMidCreate(client_for(connected, gate=NoGate()),
                                   lambda: do_push(violation, connected, sandbox))
     result = push.violation_push(violation=violation, connection=connected, client=client, by=admin_user,
                                  violation_url=push.absolute_violation_url(violation))
-    assert client.seen == ["PushInProgress"]
+    # The message is what a job's item shows while it waits its turn.
+    assert client.seen == [("PushInProgress", "This violation is being pushed to Jira right now.")]
     assert result.created and len(creates(sandbox)) == 1
     assert result.link.created_by == admin_user  # the admin's link page says who pushed it
+
+
+def test_a_take_over_finds_its_own_reservation_beside_a_deleted_link_and_other_links(violation, connected, sandbox,
+                                                                                   acme):
+    """The violation's first issue was deleted in Jira (its old link kept as history, same dedupe key), another
+    violation is linked, and a crashed attempt left this violation's reservation: the take-over locks its own
+    live row (mutation testing: the lookup without the key, or without the live filter, found two rows)."""
+    from allyproof.core import clock
+
+    other = do_push(acme.violations.exclude(pk=violation.pk).first(), connected, sandbox).link
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    stale = clock.now().replace(year=2020)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                            dedupe_key=key, project_key="ACME", created_at=stale, issue_key="ACME-90",
+                            status=JiraLink.Status.DELETED)
+    link = JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                                   cloud_id=connected.cloud_id, dedupe_key=key, project_key="ACME",
+                                   created_at=stale, claim="dead-worker", claimed_at=stale, outcome_unknown=True)
+    made = sandbox.create_issue(None, "ACME", "made before the crash", "Bug", labels=[link.label])
+    result = do_push(violation, connected, sandbox)
+    assert (result.link.pk, result.link.issue_key, result.created) == (link.pk, made["key"], False)
+    assert JiraLink.objects.get(pk=other.pk).status == JiraLink.Status.LINKED
