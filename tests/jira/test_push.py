@@ -422,3 +422,16 @@ def test_a_take_over_finds_its_own_reservation_beside_a_deleted_link_and_other_l
     result = do_push(violation, connected, sandbox)
     assert (result.link.pk, result.link.issue_key, result.created) == (link.pk, made["key"], False)
     assert JiraLink.objects.get(pk=other.pk).status == JiraLink.Status.LINKED
+
+
+def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violation, connected, sandbox):
+    """The issue property holds the dedupe key and the violation's AllyProof address, and the description
+    links back to it (mutation testing: `_create` passing no key or no address went unseen)."""
+    import json
+
+    result = do_push(violation, connected, sandbox)
+    url = push.absolute_violation_url(violation)
+    issue = sandbox.jira.find(connected.cloud_id, result.link.issue_key)
+    assert issue.properties["allyproof"] == {"dedupeKey": result.link.dedupe_key, "rule": "image-alt",
+                                             "site": violation.site.base_url, "violation": url}
+    assert url in json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
