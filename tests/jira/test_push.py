@@ -435,3 +435,16 @@ def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violat
     assert issue.properties["allyproof"] == {"dedupeKey": result.link.dedupe_key, "rule": "image-alt",
                                              "site": violation.site.base_url, "violation": url}
     assert url in json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+
+
+@pytest.mark.parametrize("name, made", [("Bug", "Bug"), ("", "Task")])
+def test_a_rule_without_an_issue_type_id_sends_the_type_by_name(violation, connected, sandbox, name, made):
+    """A rule saved while its project could not be checked keeps the chosen name and no id: the create names
+    the type ("Task" when none was chosen) instead of sending an empty id (mutation testing: that branch
+    was never run)."""
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    SiteSyncRule.objects.filter(site_id=violation.site_id).update(issue_type_id="", issue_type_name=name)
+    result = do_push(violation, connected, sandbox)
+    assert sandbox.get_issue(None, result.link.issue_key)["fields"]["issuetype"]["name"] == made
+    assert creates(sandbox)[-1].body["fields"]["issuetype"] == {"name": made}
