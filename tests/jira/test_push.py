@@ -448,3 +448,15 @@ def test_a_rule_without_an_issue_type_id_sends_the_type_by_name(violation, conne
     result = do_push(violation, connected, sandbox)
     assert sandbox.get_issue(None, result.link.issue_key)["fields"]["issuetype"]["name"] == made
     assert creates(sandbox)[-1].body["fields"]["issuetype"] == {"name": made}
+
+
+def test_a_first_push_writes_its_link_twice_the_reservation_and_the_key(violation, connected, sandbox):
+    """The reservation is inserted already counted as sent, so the create follows with no write in between
+    (mutation testing: ignoring the fresh mark stored sent_at again before every first create)."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db_connection) as queries:
+        assert do_push(violation, connected, sandbox).created
+    writes = [q["sql"].split()[0] for q in queries.captured_queries if '"jira_jiralink"' in q["sql"]
+              and q["sql"].split()[0] in ("INSERT", "UPDATE")]
+    assert writes == ["INSERT", "UPDATE"]
