@@ -460,3 +460,23 @@ def test_a_first_push_writes_its_link_twice_the_reservation_and_the_key(violatio
     writes = [q["sql"].split()[0] for q in queries.captured_queries if '"jira_jiralink"' in q["sql"]
               and q["sql"].split()[0] in ("INSERT", "UPDATE")]
     assert writes == ["INSERT", "UPDATE"]
+
+
+def test_a_create_after_a_take_over_is_counted_from_its_own_send(violation, connected, sandbox, settings):
+    """Two creates time out in a row, the second one once the protocol allowed it: the wait starts again from
+    the second send, with no third create meanwhile (mutation testing: treating a taken-over reservation as
+    fresh kept the first send time, and the protocol allowed a third create at once)."""
+    sandbox.faults.add(kind="timeout", count=2, method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as checking:
+        do_push(violation, connected, sandbox)
+    while len(creates(sandbox)) < 2:
+        sandbox.clock.advance(max(0.0, checking.value.until.timestamp() - sandbox.clock.now()))
+        with pytest.raises(push.PushChecking) as checking:
+            do_push(violation, connected, sandbox)
+    first, second = (r.time for r in creates(sandbox))
+    windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
+    assert second >= first + windows - 0.001
+    assert JiraLink.objects.get(violation=violation).sent_at.timestamp() == pytest.approx(second, abs=0.001)
+    assert checking.value.until.timestamp() > second
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert result.created and len(creates(sandbox)) == 3 and creates(sandbox)[2].time >= second + windows - 0.001
