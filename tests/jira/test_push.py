@@ -482,3 +482,27 @@ def test_a_create_after_a_take_over_is_counted_from_its_own_send(violation, conn
     assert checking.value.until.timestamp() > second
     result, _ = push_until_settled(violation, connected, sandbox)
     assert result.created and len(creates(sandbox)) == 3 and creates(sandbox)[2].time >= second + windows - 0.001
+
+
+class BrokenMidCreate:
+    """A client that fails on our side while the create is out (not a Jira answer: a bug, a closed socket)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        raise RuntimeError("our side broke mid-request")
+
+
+def test_our_own_failure_mid_create_frees_the_reservation_and_keeps_it_unsure(violation, connected, sandbox):
+    """The error is ours, not Jira's: it reaches the caller as it was, the claim is released so the next
+    attempt need not wait for it to go stale, and the marks stay (the create may have left). Mutation testing:
+    releasing nothing turned the error into an AttributeError and left the claim."""
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected, client=BrokenMidCreate(
+            client_for(connected, gate=NoGate())), violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at, link.outcome_unknown) == ("", None, True) and link.sent_at is not None
