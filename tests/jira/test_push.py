@@ -1,5 +1,6 @@
 """Exactly one Jira issue per violation, whatever fails (DESIGN §8), against the sandbox."""
 
+import datetime as dt
 import threading
 
 import pytest
@@ -506,3 +507,45 @@ def test_our_own_failure_mid_create_frees_the_reservation_and_keeps_it_unsure(vi
             client_for(connected, gate=NoGate())), violation_url=push.absolute_violation_url(violation))
     link = JiraLink.objects.get(violation=violation)
     assert (link.claim, link.claimed_at, link.outcome_unknown) == ("", None, True) and link.sent_at is not None
+
+
+class FaultPerCreate:
+    """A client that arms one sandbox fault before each create it sends, in order (faults armed together
+    would all apply to the first create), and whose creates and searches each take a millisecond on the
+    frozen clock (with none, a search and the next send share one instant)."""
+
+    def __init__(self, client, sandbox, faults):
+        self._client, self._sandbox, self._faults = client, sandbox, list(faults)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        if self._faults:
+            self._sandbox.faults.add(method="POST", path=r"/rest/api/3/issue$", **self._faults.pop(0))
+        try:
+            return self._client.create_issue(body)
+        finally:
+            self._sandbox.clock.advance(0.001)
+
+    def search(self, *args, **kwargs):
+        try:
+            return self._client.search(*args, **kwargs)
+        finally:
+            self._sandbox.clock.advance(0.001)
+
+
+def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third(violation, connected, sandbox):
+    """Zero windows (search assumed current): a 500 that made nothing, then a create Jira committed before
+    answering 500. The retry in the same attempt is stamped as sent, so the search after it finds the issue
+    (mutation testing: a reservation left marked fresh skipped the stamp and the search, and created a third)."""
+    from allyproof.integrations.jira.outbound import outcome
+
+    sandbox.set_search_lag(None, 0)
+    client = FaultPerCreate(client_for(connected, gate=NoGate()), sandbox,
+                            [{"kind": "error", "status": 500}, {"kind": "commit_then_error"}])
+    result = push.violation_push(violation=violation, connection=connected, client=client,
+                                 violation_url=push.absolute_violation_url(violation),
+                                 windows=outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0)))
+    assert result.created and len(creates(sandbox)) == 2  # our own second create, found by the search
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
