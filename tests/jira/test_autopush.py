@@ -176,3 +176,20 @@ def test_detected_again_comments_only_on_the_reopened_violations_live_links_on_t
     assert count == 2
     assert sorted(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == ["ACME-1",
                                                                                                        "ACME-4"]
+
+
+def test_detected_again_goes_on_past_a_comment_jira_refuses(acme, connected, sandbox):
+    """The first issue was deleted in Jira (its webhook not in yet): that comment fails, the next one is
+    still written (mutation testing: `break` for `continue` left every later issue without its comment)."""
+    from allyproof.integrations.jira.models import JiraLink
+
+    client = client_for(connected, gate=NoGate())
+    gone, kept = list(acme.violations.order_by("rule_id")[:2])
+    for violation in (gone, kept):  # ACME-1, ACME-2, linked in this order
+        push.violation_push(violation=violation, connection=connected, client=client,
+                            violation_url=push.absolute_violation_url(violation))
+    sandbox.delete_issue(connected.cloud_id, JiraLink.objects.get(violation=gone).issue_key)
+    count = autopush.detected_again(reopened_violation_ids=[gone.pk, kept.pk], connection=connected, client=client)
+    assert count == 1
+    assert list(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == [
+        JiraLink.objects.get(violation=kept).issue_key]

@@ -215,6 +215,19 @@ def test_a_deferred_item_counts_one_attempt_and_waits_its_full_delay(acme, sandb
     assert item.status == PushJobItem.Status.PENDING and len(item.reason) == 300
 
 
+def test_a_stop_that_lands_while_an_item_is_out_stays_stopped_when_the_item_is_deferred(acme, sandbox, connected):
+    """The runner read the item, then a disconnect stopped the job while the push was out; the deferral
+    that follows (a 429, a busy reservation) writes only its own fields, so the item does not come back
+    as pending in a cancelled job (mutation testing: `_defer` saving the whole row undid the stop)."""
+    job = make_job(acme)
+    item = job.items.order_by("position").first()  # the runner's copy, read before the push
+    jobs.push_jobs_cancel(connected)
+    jobs._defer(item, 30, "Jira rate limit (jira-quota-global-based); retrying")
+    item.refresh_from_db()
+    assert item.status == PushJobItem.Status.FAILED
+    assert not job.items.filter(status=PushJobItem.Status.PENDING).exists()
+
+
 def test_auto_push_takes_only_violations_first_found_since_it_was_switched_on(acme, sandbox):
     """`_auto_push_allows`, row by row: no rule, auto-push off, no start time, found before, at and after."""
     from types import SimpleNamespace

@@ -1,5 +1,6 @@
 """Exactly one Jira issue per violation, whatever fails (DESIGN §8), against the sandbox."""
 
+import datetime as dt
 import threading
 
 import pytest
@@ -366,3 +367,185 @@ def test_reconnecting_to_the_same_site_resumes_the_links(violation, connected, s
     again = do_push(violation, reconnected, sandbox)
     assert (again.link.pk, again.created) == (first.pk, False)
     assert len(creates(sandbox)) == before
+
+
+class PushesAgainMidCreate:
+    """A client during whose create another worker pushes the same violation (in this thread: the reservation
+    row is committed before the create leaves, so what the other worker sees is the same)."""
+
+    def __init__(self, client, again):
+        self._client, self._again, self.seen = client, again, []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        try:
+            self._again()
+        except Exception as outcome:  # noqa: BLE001 - what the other worker was told, asserted by the test
+            self.seen.append((type(outcome).__name__, str(outcome)))
+        return self._client.create_issue(body)
+
+
+def test_a_push_while_the_create_is_out_is_told_in_progress_and_takes_nothing_over(violation, connected, sandbox,
+                                                                                 admin_user):
+    """The reservation is claimed from the instant it is made: a second worker gets "in progress", not a
+    take-over (mutation testing: `claimed_at=None` on the new row made the second worker take it over and
+    wait on the protocol; SQLite runs skip the threaded twenty-push test). It also records who pushed, and
+    the message people see (both unchecked before)."""
+    client = PushesAgainMidCreate(client_for(connected, gate=NoGate()),
+                                  lambda: do_push(violation, connected, sandbox))
+    result = push.violation_push(violation=violation, connection=connected, client=client, by=admin_user,
+                                 violation_url=push.absolute_violation_url(violation))
+    # The message is what a job's item shows while it waits its turn.
+    assert client.seen == [("PushInProgress", "This violation is being pushed to Jira right now.")]
+    assert result.created and len(creates(sandbox)) == 1
+    assert result.link.created_by == admin_user  # the admin's link page says who pushed it
+
+
+def test_a_take_over_finds_its_own_reservation_beside_a_deleted_link_and_other_links(violation, connected, sandbox,
+                                                                                   acme):
+    """The violation's first issue was deleted in Jira (its old link kept as history, same dedupe key), another
+    violation is linked, and a crashed attempt left this violation's reservation: the take-over locks its own
+    live row (mutation testing: the lookup without the key, or without the live filter, found two rows)."""
+    from allyproof.core import clock
+
+    other = do_push(acme.violations.exclude(pk=violation.pk).first(), connected, sandbox).link
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    stale = clock.now().replace(year=2020)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                            dedupe_key=key, project_key="ACME", created_at=stale, issue_key="ACME-90",
+                            status=JiraLink.Status.DELETED)
+    link = JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                                   cloud_id=connected.cloud_id, dedupe_key=key, project_key="ACME",
+                                   created_at=stale, claim="dead-worker", claimed_at=stale, outcome_unknown=True)
+    made = sandbox.create_issue(None, "ACME", "made before the crash", "Bug", labels=[link.label])
+    result = do_push(violation, connected, sandbox)
+    assert (result.link.pk, result.link.issue_key, result.created) == (link.pk, made["key"], False)
+    assert JiraLink.objects.get(pk=other.pk).status == JiraLink.Status.LINKED
+
+
+def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violation, connected, sandbox):
+    """The issue property holds the dedupe key and the violation's AllyProof address, and the description
+    links back to it (mutation testing: `_create` passing no key or no address went unseen)."""
+    import json
+
+    result = do_push(violation, connected, sandbox)
+    url = push.absolute_violation_url(violation)
+    issue = sandbox.jira.find(connected.cloud_id, result.link.issue_key)
+    assert issue.properties["allyproof"] == {"dedupeKey": result.link.dedupe_key, "rule": "image-alt",
+                                             "site": violation.site.base_url, "violation": url}
+    assert url in json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+
+
+@pytest.mark.parametrize("name, made", [("Bug", "Bug"), ("", "Task")])
+def test_a_rule_without_an_issue_type_id_sends_the_type_by_name(violation, connected, sandbox, name, made):
+    """A rule saved while its project could not be checked keeps the chosen name and no id: the create names
+    the type ("Task" when none was chosen) instead of sending an empty id (mutation testing: that branch
+    was never run)."""
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    SiteSyncRule.objects.filter(site_id=violation.site_id).update(issue_type_id="", issue_type_name=name)
+    result = do_push(violation, connected, sandbox)
+    assert sandbox.get_issue(None, result.link.issue_key)["fields"]["issuetype"]["name"] == made
+    assert creates(sandbox)[-1].body["fields"]["issuetype"] == {"name": made}
+
+
+def test_a_first_push_writes_its_link_twice_the_reservation_and_the_key(violation, connected, sandbox):
+    """The reservation is inserted already counted as sent, so the create follows with no write in between
+    (mutation testing: ignoring the fresh mark stored sent_at again before every first create)."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(db_connection) as queries:
+        assert do_push(violation, connected, sandbox).created
+    writes = [q["sql"].split()[0] for q in queries.captured_queries if '"jira_jiralink"' in q["sql"]
+              and q["sql"].split()[0] in ("INSERT", "UPDATE")]
+    assert writes == ["INSERT", "UPDATE"]
+
+
+def test_a_create_after_a_take_over_is_counted_from_its_own_send(violation, connected, sandbox, settings):
+    """Two creates time out in a row, the second one once the protocol allowed it: the wait starts again from
+    the second send, with no third create meanwhile (mutation testing: treating a taken-over reservation as
+    fresh kept the first send time, and the protocol allowed a third create at once)."""
+    sandbox.faults.add(kind="timeout", count=2, method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as checking:
+        do_push(violation, connected, sandbox)
+    while len(creates(sandbox)) < 2:
+        sandbox.clock.advance(max(0.0, checking.value.until.timestamp() - sandbox.clock.now()))
+        with pytest.raises(push.PushChecking) as checking:
+            do_push(violation, connected, sandbox)
+    first, second = (r.time for r in creates(sandbox))
+    windows = settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds
+    assert second >= first + windows - 0.001
+    link = JiraLink.objects.get(violation=violation)
+    assert link.sent_at.timestamp() == pytest.approx(second, abs=0.001)
+    assert link.state_label == "Checking Jira…"  # the second create is as unsure as the first
+    assert checking.value.until.timestamp() > second
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert result.created and len(creates(sandbox)) == 3 and creates(sandbox)[2].time >= second + windows - 0.001
+
+
+class BrokenMidCreate:
+    """A client that fails on our side while the create is out (not a Jira answer: a bug, a closed socket)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        raise RuntimeError("our side broke mid-request")
+
+
+def test_our_own_failure_mid_create_frees_the_reservation_and_keeps_it_unsure(violation, connected, sandbox):
+    """The error is ours, not Jira's: it reaches the caller as it was, the claim is released so the next
+    attempt need not wait for it to go stale, and the marks stay (the create may have left). Mutation testing:
+    releasing nothing turned the error into an AttributeError and left the claim."""
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected, client=BrokenMidCreate(
+            client_for(connected, gate=NoGate())), violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at, link.outcome_unknown) == ("", None, True) and link.sent_at is not None
+
+
+class FaultPerCreate:
+    """A client that arms one sandbox fault before each create it sends, in order (faults armed together
+    would all apply to the first create), and whose creates and searches each take a millisecond on the
+    frozen clock (with none, a search and the next send share one instant)."""
+
+    def __init__(self, client, sandbox, faults):
+        self._client, self._sandbox, self._faults = client, sandbox, list(faults)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_issue(self, body):
+        if self._faults:
+            self._sandbox.faults.add(method="POST", path=r"/rest/api/3/issue$", **self._faults.pop(0))
+        try:
+            return self._client.create_issue(body)
+        finally:
+            self._sandbox.clock.advance(0.001)
+
+    def search(self, *args, **kwargs):
+        try:
+            return self._client.search(*args, **kwargs)
+        finally:
+            self._sandbox.clock.advance(0.001)
+
+
+def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third(violation, connected, sandbox):
+    """Zero windows (search assumed current): a 500 that made nothing, then a create Jira committed before
+    answering 500. The retry in the same attempt is stamped as sent, so the search after it finds the issue
+    (mutation testing: a reservation left marked fresh skipped the stamp and the search, and created a third)."""
+    from allyproof.integrations.jira.outbound import outcome
+
+    sandbox.set_search_lag(None, 0)
+    client = FaultPerCreate(client_for(connected, gate=NoGate()), sandbox,
+                            [{"kind": "error", "status": 500}, {"kind": "commit_then_error"}])
+    result = push.violation_push(violation=violation, connection=connected, client=client,
+                                 violation_url=push.absolute_violation_url(violation),
+                                 windows=outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0)))
+    assert result.created and len(creates(sandbox)) == 2  # our own second create, found by the search
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
