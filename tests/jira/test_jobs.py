@@ -221,11 +221,22 @@ def test_a_stop_that_lands_while_an_item_is_out_stays_stopped_when_the_item_is_d
     as pending in a cancelled job (mutation testing: `_defer` saving the whole row undid the stop)."""
     job = make_job(acme)
     item = job.items.order_by("position").first()  # the runner's copy, read before the push
-    jobs.push_jobs_cancel(connected)
+    job_control.push_jobs_cancel(connected)
     jobs._defer(item, 30, "Jira rate limit (jira-quota-global-based); retrying")
     item.refresh_from_db()
     assert item.status == PushJobItem.Status.FAILED
+    assert item.reason == "Stopped: Jira was disconnected."  # the page keeps saying why, not "retrying"
     assert not job.items.filter(status=PushJobItem.Status.PENDING).exists()
+
+
+def test_a_stop_that_lands_while_the_protocol_waits_keeps_its_reason(acme, sandbox, connected):
+    job = make_job(acme)
+    item = job.items.order_by("position").first()
+    job_control.push_jobs_cancel(connected)
+    jobs._wait_for(item, clock.now() + dt.timedelta(seconds=60))
+    item.refresh_from_db()
+    assert (item.status, item.reason, item.not_before) == (
+        PushJobItem.Status.FAILED, "Stopped: Jira was disconnected.", None)
 
 
 def test_auto_push_takes_only_violations_first_found_since_it_was_switched_on(acme, sandbox):

@@ -86,19 +86,27 @@ def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str =
     metrics.push_item(status)
 
 
+def _still_pending(item: PushJobItem, **fields) -> None:
+    """Writes a waiting item's fields only while it is pending: a stop (disconnect, auto-push off) that
+    landed while its push was out failed it with its own reason, which the page must keep saying."""
+    for name, value in fields.items():
+        setattr(item, name, value)
+    PushJobItem.objects.filter(pk=item.pk, status=PushJobItem.Status.PENDING).update(**fields)
+
+
 def _wait_for(item: PushJobItem, until: dt.datetime) -> None:
     """The unknown-outcome protocol is waiting: not an attempt, not a failure."""
-    item.not_before, item.reason, item.updated_at = until, CHECKING, clock.now()
-    item.save(update_fields=["not_before", "reason", "updated_at"])
+    _still_pending(item, not_before=until, reason=CHECKING, updated_at=clock.now())
 
 
 def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
-    item.attempts += 1
-    if item.attempts >= MAX_ATTEMPTS:
-        _finish_item(item, PushJobItem.Status.FAILED, reason=f"{reason} (gave up after {item.attempts} attempts)")
+    attempts = item.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        item.attempts = attempts
+        _finish_item(item, PushJobItem.Status.FAILED, reason=f"{reason} (gave up after {attempts} attempts)")
         return
-    item.not_before, item.reason, item.updated_at = clock.now() + dt.timedelta(seconds=seconds), reason[:300], clock.now()
-    item.save(update_fields=["attempts", "not_before", "reason", "updated_at"])
+    _still_pending(item, attempts=attempts, not_before=clock.now() + dt.timedelta(seconds=seconds),
+                   reason=reason[:300], updated_at=clock.now())
 
 
 def push_job_run(
