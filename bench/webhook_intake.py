@@ -301,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="deliveries in flight (default 16)")
     parser.add_argument("--rate", type=float, help="send open loop at this many deliveries a second (with "
                         "--concurrency high enough, e.g. 64), instead of as fast as answers come")
-    parser.add_argument("--web-workers", type=int, default=2, help="ALLYPROOF_WEB_WORKERS (default 2, serve's)")
+    parser.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
+                        help="ALLYPROOF_WEB_WORKERS (default serve's, 2 × CPUs + 1)")
     parser.add_argument("--consumers", type=int, default=2, help="ALLYPROOF_CONSUMERS (default 2, serve's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--child", choices=["setup", "census"], help=argparse.SUPPRESS)

@@ -67,7 +67,9 @@ def plan_from(env: dict[str, str]) -> Plan:
     plan = Plan(
         host=env.get("ALLYPROOF_HOST") or "127.0.0.1",
         port=_whole(env, "ALLYPROOF_PORT", 8000, 0, problems),
-        web_workers=_whole(env, "ALLYPROOF_WEB_WORKERS", 2, 1, problems),
+        # gunicorn's advice, 2 × CPUs + 1: a sync worker waits on PostgreSQL for most of a webhook delivery,
+        # and with 2 on 2 CPUs intake fell behind at 300 a second (docs/benchmarks.md, third session).
+        web_workers=_whole(env, "ALLYPROOF_WEB_WORKERS", 2 * (os.cpu_count() or 1) + 1, 1, problems),
         # SQLite's queue serialises its writers: more than one consumer only adds lock waits.
         consumers=_whole(env, "ALLYPROOF_CONSUMERS", 2 if redis else 1, 1, problems),
         consumer_threads=_whole(env, "ALLYPROOF_CONSUMER_THREADS", 2, 1, problems),

@@ -265,3 +265,17 @@ def test_serve_refuses_bad_settings_before_starting_anything(tmp_path, variable,
                           timeout=60)
     assert done.returncode == 1 and message in done.stderr
     assert not (tmp_path / "data").exists()  # nothing migrated, nothing created
+
+
+def test_web_workers_default_to_gunicorns_advice_and_the_environment_overrides_it():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_script", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = serve  # its dataclasses look their module up while the module runs
+    try:
+        spec.loader.exec_module(serve)
+    finally:
+        del sys.modules[spec.name]
+    assert serve.plan_from({}).web_workers == 2 * (os.cpu_count() or 1) + 1  # sync workers wait on the database
+    assert serve.plan_from({"ALLYPROOF_WEB_WORKERS": "3"}).web_workers == 3
