@@ -92,7 +92,7 @@ def _token(claims: dict, secret: str, algorithm: str = "HS256") -> str:
 
 
 class _Undo(Exception):
-    pass
+    """Raised inside the clean run's transaction to roll every row it wrote back."""
 
 
 def rolled_back(run) -> tuple:

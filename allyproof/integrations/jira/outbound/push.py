@@ -105,7 +105,7 @@ def _reserve(*, violation: Violation, connection: JiraConnection, rule: SiteSync
             )
         link.fresh = True  # this attempt itself has nothing outstanding to look for
         return link
-    except IntegrityError:
+    except IntegrityError:  # another attempt holds the key: its row is locked and read below
         pass
     with transaction.atomic():
         link = JiraLink.objects.select_for_update().get(dedupe_key=key, status__in=LIVE)
