@@ -64,21 +64,15 @@ import django  # noqa: E402
 django.setup()
 
 import httpx  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection as db  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from allyproof.core import clock  # noqa: E402
-from allyproof.core import impact as impacts  # noqa: E402
 from allyproof.integrations.jira.connection import client as jira_client  # noqa: E402
 from allyproof.integrations.jira.connection.gateway import client_for  # noqa: E402
 from allyproof.integrations.jira.models import PushJobItem  # noqa: E402
-from allyproof.integrations.jira.outbound import jobs, push, rules  # noqa: E402
-from allyproof.monitoring.models import Violation  # noqa: E402
+from allyproof.integrations.jira.outbound import jobs, push  # noqa: E402
 from jira_sandbox import Sandbox, SandboxConfig  # noqa: E402
-from tests import factories  # noqa: E402
-from tests.jira.conftest import connect  # noqa: E402
+from bench.push_world import push_world  # noqa: E402
 
 
 class GcClock:
@@ -108,31 +102,6 @@ class TimedSandbox:
             return list(self.app(environ, start_response))
         finally:
             self.cpu += time.process_time() - started
-
-
-def world(n: int):
-    call_command("migrate", verbosity=0)
-    org = factories.organization("Bench Agency")
-    admin = factories.member(org, "admin@bench.test", "admin")
-    site = factories.site(org, "Bench Site", "https://bench.example/")
-    now = clock.now()
-    Violation.objects.bulk_create([
-        Violation(site=site, rule_id=f"bench-rule-{i}", impact="serious", description="Ensures every thing is fine",
-                  help="Things must be fine", help_url="https://dequeuniversity.com/rules/axe/4.12/x",
-                  tags=["wcag2aa", "wcag143"], wcag_tags=["wcag2aa", "wcag143"], page_count=40, element_count=120,
-                  pages=[f"https://bench.example/page-{p}/" for p in range(40)],
-                  samples=[{"target": ["main", "p.low"], "html": "<p class=\"low\">text</p>",
-                            "failure_summary": "Fix any of the following: contrast 2.1:1"}] * 5,
-                  first_detected_at=now, last_detected_at=now)
-        for i in range(n)])
-    web = Client()
-    web.force_login(admin)
-    connection = connect(web, SANDBOX)
-    result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
-                        issue_type="", auto_push=False)])
-    assert result.ok, result.errors
-    return site
 
 
 def shape(sql: str) -> str:
@@ -171,7 +140,7 @@ def run_job(site, violations, profiler=None):
 
 
 def main() -> None:
-    site = world(ARGS.items + 20)
+    site, _ = push_world(ARGS.items + 20, SANDBOX)
     violations = list(site.violations.order_by("pk"))
     run_job(site, violations[:20])  # warm-up: imports, first connections, the pacing and pool rows
     profiler = cProfile.Profile(time.process_time) if ARGS.profile else None  # CPU, not waits

@@ -46,51 +46,21 @@ import django  # noqa: E402
 django.setup()
 
 import httpx  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.conf import settings as django_settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from allyproof.core import clock  # noqa: E402
-from allyproof.core import impact as impacts  # noqa: E402
 from allyproof.integrations.jira.connection import client as jira_client  # noqa: E402
 from allyproof.integrations.jira.outbound import content  # noqa: E402
 from allyproof.integrations.jira.outbound import jobs
 from allyproof.integrations.jira.connection import pacing
 from allyproof.integrations.jira.outbound import push
-from allyproof.integrations.jira.outbound import rules
 from allyproof.integrations.jira.connection import tokens
 from allyproof.integrations.jira.connection.gateway import client_for  # noqa: E402
-from allyproof.monitoring.models import Violation  # noqa: E402
 from jira_sandbox import Sandbox, SandboxConfig  # noqa: E402
-from tests import factories  # noqa: E402
-from tests.jira.conftest import NoGate, connect  # noqa: E402
-
-
-def world(n_violations: int):
-    call_command("migrate", verbosity=0)
-    org = factories.organization("Bench Agency")
-    admin = factories.member(org, "admin@bench.test", "admin")
-    site = factories.site(org, "Bench Site", "https://bench.example/")
-    now = clock.now()
-    Violation.objects.bulk_create([
-        Violation(site=site, rule_id=f"bench-rule-{i}", impact="serious", description="Ensures every thing is fine",
-                  help="Things must be fine", help_url="https://dequeuniversity.com/rules/axe/4.12/x",
-                  tags=["wcag2aa", "wcag143"], wcag_tags=["wcag2aa", "wcag143"], page_count=40, element_count=120,
-                  pages=[f"https://bench.example/page-{p}/" for p in range(40)],
-                  samples=[{"target": ["main", "p.low"], "html": "<p class=\"low\">text</p>",
-                            "failure_summary": "Fix any of the following: contrast 2.1:1"}] * 5,
-                  first_detected_at=now, last_detected_at=now)
-        for i in range(n_violations)])
-    web = Client()
-    web.force_login(admin)
-    connection = connect(web, SANDBOX)
-    result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
-                        issue_type="", auto_push=False)])
-    assert result.ok, result.errors
-    return site, connection
+from bench.push_world import push_world  # noqa: E402
+from tests.jira.conftest import NoGate  # noqa: E402
 
 
 def floor(connection, violation, n: int) -> list[float]:
@@ -215,7 +185,7 @@ def main() -> None:
     parser.add_argument("--first-look", type=int, default=5,
                         help="JIRA_FIRST_LOOK_SECONDS for section 4 (the default; capped at the commit window)")
     args = parser.parse_args()
-    site, connection = world(args.pushes + args.bulk + args.faulty + args.single)
+    site, connection = push_world(args.pushes + args.bulk + args.faulty + args.single, SANDBOX)
     violations = list(site.violations.select_related("site").order_by("pk"))  # as the job runner loads them
     print(f"sandbox conformance checks: {'on' if SANDBOX.conformance.enabled else 'off'}")
     floor_times = floor(connection, violations[0], args.pushes)
