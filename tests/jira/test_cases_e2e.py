@@ -2,17 +2,12 @@
 Each ends with exactly one Jira issue per violation and checks what a person sees on the way.
 The protocol windows are set to seconds here (settings), so the real clock can run them."""
 
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
-from django.db import connection as db
 from django.urls import reverse
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira import tasks
 from allyproof.integrations.jira.outbound import jobs
 from allyproof.integrations.jira.outbound import rules
@@ -20,7 +15,7 @@ from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PushJob, PushJobItem
 from tests import factories
 from tests.jira.conftest import connect, empty_queue
-from tests.jira.test_workers import _up, free_port, wait_for
+from tests.jira.served import Consumers, real_http, sandbox_served, wait_for
 from tests.services import require_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -32,15 +27,8 @@ ISSUE = "/rest/api/3/issue$"
 
 @pytest.fixture
 def served():
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
-                                str(port), "--auto-approve", "--index-delay", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(url), timeout=20)
-    yield url
-    process.terminate()
-    process.wait()
+    with sandbox_served() as url:
+        yield url
 
 
 @pytest.fixture
@@ -52,36 +40,22 @@ def world(client, admin_user, org, settings, served):
         atlassian_auth_url=url, atlassian_api_url=url,
         jira_push_interval_ms=50, jira_job_stale_seconds=3, jira_commit_window_seconds=2,
         jira_search_lag_seconds=3, jira_first_look_seconds=1, jira_http_timeout_seconds=1.0)
-    client.force_login(admin_user)
-    jira_client.use_transport(httpx.HTTPTransport())
-    connection = connect(client, None)
-    site = factories.site(org, "ACME Dental", "https://www.acme-dental.example/")
-    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
-    workers = []
-    env = {**os.environ, **WINDOWS, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url,
-           "ALLYPROOF_TEST_DATABASE_URL": "",
-           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
+    with real_http(), Consumers(url, **WINDOWS) as consumers:
+        client.force_login(admin_user)
+        connection = connect(client, None)
+        site = factories.site(org, "ACME Dental", "https://www.acme-dental.example/")
+        factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
 
-    def start_worker():
-        workers.append(subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
-             "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        def save(**over):
+            values = {"enabled": True, "project_key": "ACME", "severities": frozenset(impacts.VALUES),
+                      "issue_type": "", "auto_push": False, **over}
+            result = rules.rules_save(connection=connection, by=None, client=client_for(connection),
+                                      inputs=[rules.RuleInput(site_id=site.pk, **values)])
+            assert result.ok, result.errors
 
-    def save(**over):
-        values = {"enabled": True, "project_key": "ACME", "severities": frozenset(impacts.VALUES), "issue_type": "",
-                  "auto_push": False, **over}
-        result = rules.rules_save(connection=connection, by=None, client=client_for(connection),
-                                  inputs=[rules.RuleInput(site_id=site.pk, **values)])
-        assert result.ok, result.errors
-
-    save()
-    yield {"url": url, "connection": connection, "site": site, "start_worker": start_worker, "save": save,
-           "client": client}
-    for process in workers:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    jira_client.use_transport(None)
+        save()
+        yield {"url": url, "connection": connection, "site": site, "start_worker": consumers.start, "save": save,
+               "client": client}
 
 
 def control(world, path, body=None):

@@ -7,24 +7,20 @@ runs it with Chromium required. Nothing here runs a job in the test process: the
 worker's rows say while the worker pushes, and the sandbox's own list of issues is the count at the end.
 """
 
-import os
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection as db
 from playwright.sync_api import expect
 
-from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira.models import JiraLink, PushJob
 from jira_sandbox import DEMO_AGENCY_ID
 from tests import factories
 from tests.browser.conftest import sign_in
 from tests.browser.jira_helpers import save_rule
 from tests.jira.conftest import connect, empty_queue
+from tests.jira.served import Consumers, real_http
 from tests.jira.test_cases_e2e import ISSUE, control, creates, served  # noqa: F401
 from tests.services import require_postgres
 
@@ -40,22 +36,14 @@ def world(live_server, client, admin_user, org, settings, served):
     empty_queue()
     settings.CONFIG = settings.CONFIG.replace(atlassian_auth_url=served, atlassian_api_url=served,
                                               public_url=live_server.url)
-    jira_client.use_transport(httpx.HTTPTransport())  # real HTTP from the live server too
-    client.force_login(admin_user)
-    connection = connect(client, None)
-    site = factories.site(org, "ACME Dental", "https://www.acme-dental.example/")
-    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
-    save_rule(connection, site)
-    env = {**os.environ, "ATLASSIAN_AUTH_URL": served, "ATLASSIAN_API_URL": served,
-           "ALLYPROOF_PUBLIC_URL": live_server.url, "ALLYPROOF_TEST_DATABASE_URL": "",
-           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
-         "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield {"url": served, "site": site, "admin": admin_user}
-    worker.kill()
-    worker.wait()
-    jira_client.use_transport(None)
+    with real_http(), Consumers(served, ALLYPROOF_PUBLIC_URL=live_server.url) as consumers:  # the live server too
+        client.force_login(admin_user)
+        connection = connect(client, None)
+        site = factories.site(org, "ACME Dental", "https://www.acme-dental.example/")
+        factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+        save_rule(connection, site)
+        consumers.start()
+        yield {"url": served, "site": site, "admin": admin_user}
 
 
 def jira_issues(world) -> list[dict]:

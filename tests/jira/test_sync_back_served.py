@@ -3,18 +3,13 @@ webhooks over HTTP to AllyProof's live server, reconciliation over real HTTP, an
 running the durable scan follow-up (PostgreSQL)."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 
 import httpx
 import jwt
 import pytest
 from django.conf import settings
-from django.db import connection as db
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira import tasks
 from allyproof.integrations.jira.inbound import apply as inbound_apply
 from allyproof.integrations.jira.outbound import push
@@ -34,7 +29,7 @@ from allyproof.monitoring.models import Violation
 from jira_sandbox import DEMO_AGENCY_ID
 from tests import factories
 from tests.jira.conftest import NoGate, connect, empty_queue
-from tests.jira.test_workers import free_port, wait_for, _up
+from tests.jira.served import Consumers, real_http, sandbox_served, wait_for
 from tests.services import require_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -44,45 +39,24 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 def served(client, admin_user, org, settings, live_server):
     require_postgres()
     empty_queue()
-    port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
-                                str(port), "--auto-approve", "--index-delay", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(url), timeout=20)
-    settings.CONFIG = settings.CONFIG.replace(
-        atlassian_auth_url=url, atlassian_api_url=url,
-        public_url=live_server.url, jira_push_interval_ms=0, jira_job_stale_seconds=2)
-    jira_client.use_transport(httpx.HTTPTransport())
-    client.force_login(admin_user)
-    connection = connect(client, None)
-    site = factories.site(org)
-    factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
-    result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-        rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
-                        issue_type="", auto_push=False)])
-    assert result.ok, result.errors
-    webhooks.webhook_sync(connection=connection, client=client_for(connection))
-    violation = site.violations.get(rule_id="color-contrast")
-    push.violation_push(violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
-                        violation_url=push.absolute_violation_url(violation))
-    workers = []
-    env = {**os.environ, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url, "JIRA_JOB_STALE_SECONDS": "2",
-           "ALLYPROOF_TEST_DATABASE_URL": "",
-           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
-
-    def start_worker():
-        workers.append(subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
-             "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-    yield {"url": url, "connection": connection, "site": site, "violation": violation, "start_worker": start_worker}
-    for process in workers:
-        process.kill()
-        process.wait()
-    jira_client.use_transport(None)
-    sandbox.terminate()
-    sandbox.wait()
+    with sandbox_served() as url, real_http(), Consumers(url, JIRA_JOB_STALE_SECONDS="2") as consumers:
+        settings.CONFIG = settings.CONFIG.replace(
+            atlassian_auth_url=url, atlassian_api_url=url,
+            public_url=live_server.url, jira_push_interval_ms=0, jira_job_stale_seconds=2)
+        client.force_login(admin_user)
+        connection = connect(client, None)
+        site = factories.site(org)
+        factories.ingest(site, factories.axe_fixture("multi_page__site.json"))
+        result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
+            rules.RuleInput(site_id=site.pk, enabled=True, project_key="ACME", severities=frozenset(impacts.VALUES),
+                            issue_type="", auto_push=False)])
+        assert result.ok, result.errors
+        webhooks.webhook_sync(connection=connection, client=client_for(connection))
+        violation = site.violations.get(rule_id="color-contrast")
+        push.violation_push(violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
+                            violation_url=push.absolute_violation_url(violation))
+        yield {"url": url, "connection": connection, "site": site, "violation": violation,
+               "start_worker": consumers.start}
 
 
 def act(world, key, **body):

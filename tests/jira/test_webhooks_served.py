@@ -9,19 +9,14 @@ page, and a real Huey consumer applying the deliveries (PostgreSQL).
 """
 
 import datetime as dt
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
-from django.db import connection as db
 from django.test import Client
 from django.urls import reverse
 
 from allyproof.core import clock
 from allyproof.integrations.jira import tasks
-from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira.connection import webhooks
 from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import InboundEvent, JiraConnection
@@ -31,7 +26,7 @@ from jira_sandbox import DEMO_AGENCY_ID
 from tests import factories
 from tests.jira.conftest import NoGate, consent, empty_queue, start_connect
 from tests.jira.test_push_views import rules_post
-from tests.jira.test_workers import _up, free_port, wait_for
+from tests.jira.served import Consumers, real_http, sandbox_served, wait_for
 from tests.services import require_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -42,32 +37,10 @@ def served(settings, live_server):
     """The sandbox in its own process, AllyProof's live server, and a way to start a real consumer."""
     require_postgres()
     empty_queue()
-    port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
-                                str(port), "--auto-approve", "--index-delay", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(url), timeout=20)
-    settings.CONFIG = settings.CONFIG.replace(atlassian_auth_url=url, atlassian_api_url=url,
-                                              public_url=live_server.url, jira_push_interval_ms=0)
-    jira_client.use_transport(httpx.HTTPTransport())
-    workers = []
-    env = {**os.environ, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url, "ALLYPROOF_TEST_DATABASE_URL": "",
-           "ALLYPROOF_PUBLIC_URL": live_server.url,
-           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
-
-    def start_worker():
-        workers.append(subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
-             "--delay", "0.1", "--max-delay", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-    yield {"url": url, "start_worker": start_worker}
-    for process in workers:
-        process.kill()
-        process.wait()
-    jira_client.use_transport(None)
-    sandbox.terminate()
-    sandbox.wait()
+    with sandbox_served() as url, real_http(), Consumers(url, ALLYPROOF_PUBLIC_URL=live_server.url) as consumers:
+        settings.CONFIG = settings.CONFIG.replace(atlassian_auth_url=url, atlassian_api_url=url,
+                                                  public_url=live_server.url, jira_push_interval_ms=0)
+        yield {"url": url, "start_worker": consumers.start}
 
 
 def organization_connected(org, email: str, project: str):

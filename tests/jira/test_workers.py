@@ -1,19 +1,13 @@
 """Real Huey consumers in their own processes, on PostgreSQL, against the sandbox served on a port:
 a worker killed mid-job, and two workers pushing to one Jira site through one gate."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-from django.db import connection as db
 
 from allyproof.core import impact as impacts
-from allyproof.integrations.jira.connection import client as jira_client
 from allyproof.integrations.jira import tasks
 from allyproof.integrations.jira.outbound import job_control, jobs
 from allyproof.integrations.jira.outbound import rules
@@ -21,91 +15,38 @@ from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, PacingGate, PushJob, PushJobItem
 from tests import factories
 from tests.jira.conftest import connect, empty_queue
+from tests.jira.served import Consumers, real_http, sandbox_served, wait_for
 from tests.services import require_postgres
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 STALE_SECONDS = 3
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def sandbox_process():
-    """The sandbox in its own process, as the demo runs it: its clock and GIL are its own."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "jira_sandbox", "serve", "--host", "127.0.0.1", "--port",
-                                str(port), "--auto-approve", "--index-delay", "0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(url), timeout=20)
-    yield url
-    process.terminate()
-    process.wait()
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/_sandbox/clock", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@pytest.fixture
-def world(client, admin_user, org, settings, sandbox_process):
+def world(client, admin_user, org, settings):
     require_postgres()
     empty_queue()
-    url = sandbox_process
-    settings.CONFIG = settings.CONFIG.replace(
-        atlassian_auth_url=url, atlassian_api_url=url,
-        jira_push_interval_ms=150, jira_job_stale_seconds=STALE_SECONDS,
-        # A worker killed mid-create leaves an unknown outcome: the protocol's windows, short here.
-        jira_commit_window_seconds=1, jira_search_lag_seconds=1)
-    client.force_login(admin_user)
-    jira_client.use_transport(httpx.HTTPTransport())
-    connection = connect(client, None)
-    sites = []
-    for name, host, key in (("ACME Dental", "www.acme-dental.example", "ACME"), ("Web Co", "web.example", "WEB")):
-        site = factories.site(org, name, f"https://{host}/")
-        factories.ingest(site, factories.axe_fixture("multi_page__site.json").replace(
-            b"www.acme-dental.example", host.encode()))
-        result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
-            rules.RuleInput(site_id=site.pk, enabled=True, project_key=key, severities=frozenset(impacts.VALUES),
-                            issue_type="", auto_push=False)])
-        assert result.ok, result.errors
-        sites.append(site)
-    workers = []
-    env = {**os.environ, "ATLASSIAN_AUTH_URL": url, "ATLASSIAN_API_URL": url, "JIRA_PUSH_INTERVAL_MS": "150",
-           "JIRA_JOB_STALE_SECONDS": str(STALE_SECONDS), "ALLYPROOF_TEST_DATABASE_URL": "",
-           "JIRA_COMMIT_WINDOW_SECONDS": "1", "JIRA_SEARCH_LAG_SECONDS": "1",
-           "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict)}
-
-    def start_worker():
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread", "--no-periodic",
-             "--delay", "0.1", "--max-delay", "0.5"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers.append(process)
-        return process
-
-    yield {"url": url, "connection": connection, "sites": sites, "start_worker": start_worker}
-    for process in workers:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    jira_client.use_transport(None)
-
-
-def wait_for(predicate, timeout=90.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    raise AssertionError("timed out waiting")
+    with (sandbox_served() as url, real_http(),
+          Consumers(url, JIRA_PUSH_INTERVAL_MS="150", JIRA_JOB_STALE_SECONDS=str(STALE_SECONDS),
+                    JIRA_COMMIT_WINDOW_SECONDS="1", JIRA_SEARCH_LAG_SECONDS="1") as consumers):
+        settings.CONFIG = settings.CONFIG.replace(
+            atlassian_auth_url=url, atlassian_api_url=url,
+            jira_push_interval_ms=150, jira_job_stale_seconds=STALE_SECONDS,
+            # A worker killed mid-create leaves an unknown outcome: the protocol's windows, short here.
+            jira_commit_window_seconds=1, jira_search_lag_seconds=1)
+        client.force_login(admin_user)
+        connection = connect(client, None)
+        sites = []
+        for name, host, key in (("ACME Dental", "www.acme-dental.example", "ACME"), ("Web Co", "web.example", "WEB")):
+            site = factories.site(org, name, f"https://{host}/")
+            factories.ingest(site, factories.axe_fixture("multi_page__site.json").replace(
+                b"www.acme-dental.example", host.encode()))
+            result = rules.rules_save(connection=connection, by=None, client=client_for(connection), inputs=[
+                rules.RuleInput(site_id=site.pk, enabled=True, project_key=key, severities=frozenset(impacts.VALUES),
+                                issue_type="", auto_push=False)])
+            assert result.ok, result.errors
+            sites.append(site)
+        yield {"url": url, "connection": connection, "sites": sites, "start_worker": consumers.start}
 
 
 def bulk_job(site):
