@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from allyproof.accounts.models import Organization
 from allyproof.core import impact as impacts
 from allyproof.integrations.jira.models import JiraLink
+from allyproof.integrations.jira.inbound.sync_apply import JIRA_SOURCE
 from allyproof.monitoring.models import Violation
 
 WEEKS = 8
@@ -70,7 +71,7 @@ def pushed_and_done(*, organization: Organization, now: dt.datetime) -> Table:
     linked = list(JiraLink.objects.filter(organization=organization, linked_at__isnull=False)
                   .values_list("linked_at", flat=True))
     done = list(Violation.objects.filter(site__organization=organization, status=Violation.Status.RESOLVED,
-                                         resolved_source__startswith="jira:").values_list("resolved_at", flat=True))
+                                         resolved_source__startswith=JIRA_SOURCE).values_list("resolved_at", flat=True))
 
     def per_week(times) -> tuple[int, ...]:
         return tuple(sum(1 for t in times if t and p - dt.timedelta(weeks=1) < t <= p) for p in points)
