@@ -22,10 +22,19 @@ def _labels(table: Table) -> list[str]:
     return [format_when(p, "j M") for p in table.points]
 
 
+def counts_axis(top: int, ticks: int = 8) -> list[int]:
+    """Whole-number ticks from 0 to at least `top`: the charts count violations, and pygal's own scale
+    would label a chart of zeros 0.1, 0.2, …"""
+    step = max(1, -(-top // ticks))
+    return list(range(0, max(top, 1) + step, step))
+
+
 def _chart(kind, title: str, table: Table) -> str:
+    # truncate_label=-1: the bar chart's narrower slots cut "15 Oct UTC" to "15 Oct U…"; the line charts' did not.
     chart = kind(style=STYLE, js=[], width=720, height=320, show_dots=True, dots_size=3, legend_at_bottom=True,
-                 x_label_rotation=0, include_x_axis=True, title=title, truncate_legend=-1)
+                 x_label_rotation=0, include_x_axis=True, title=title, truncate_legend=-1, truncate_label=-1)
     chart.x_labels = _labels(table)
+    chart.y_labels = counts_axis(max((v for series in table.series for v in series.values), default=0))
     for series in table.series:
         chart.add(series.name, list(series.values))
     return chart.render_data_uri()

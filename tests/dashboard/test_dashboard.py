@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from allyproof.core import clock
-from allyproof.dashboard import selectors
+from allyproof.dashboard import charts, selectors
 from allyproof.integrations.jira.models import JiraLink
 from allyproof.monitoring.models import Violation
 from tests import factories
@@ -67,3 +67,23 @@ def test_the_page_shows_each_chart_with_its_table(org, history, member_user, oth
     client.force_login(outsider)
     assert "ACME Dental" not in client.get("/dashboard/").content.decode()
     assert Client().get("/dashboard/").status_code == 302
+
+
+@pytest.mark.parametrize(("top", "ticks"), [(0, [0, 1]), (1, [0, 1]), (8, list(range(9))), (18, [0, 3, 6, 9, 12, 15, 18]),
+                                            (22, [0, 3, 6, 9, 12, 15, 18, 21, 24])])
+def test_the_count_axis_has_whole_number_ticks_up_to_the_top(top, ticks):
+    assert charts.counts_axis(top) == ticks
+
+
+def test_every_chart_labels_whole_counts_and_whole_week_names(org, history, member_user):
+    """The bar chart of a quiet organization once read 0.1, 0.2, … on its count axis and "15 Oct U…" under
+    its bars (pygal's defaults)."""
+    client = Client()
+    client.force_login(member_user)
+    body = client.get("/dashboard/").content.decode()
+    for encoded in re.findall(r'<img src="data:image/svg\+xml;charset=utf-8;base64,([^"]+)"', body):
+        svg = base64.b64decode(encoded).decode()
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+        assert not [label for label in labels if re.fullmatch(r"\d+\.\d+", label)], labels
+        assert not [label for label in labels if "…" in label], labels
+        assert sum(1 for label in labels if label.endswith(" UTC")) >= 8
