@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from allyproof.monitoring import axe
+from allyproof.monitoring import axe, targets
 from tests.factories import axe_fixture
 
 
@@ -138,3 +138,11 @@ def test_bad_input_names_what_is_wrong(data, path, message):
         read(data)
     assert caught.value.path == path
     assert message in caught.value.message
+
+
+@pytest.mark.parametrize(("target", "text"), [
+    (["#main"], "#main"), (["#widget", "img"], "#widget >>> img"), ([["fancy-button", ".icon"]], "fancy-button >> .icon"),
+    (["#frame", ["x-host", "span"]], "#frame >>> x-host >> span"), ([], "(no selector)"), (None, "(no selector)"),
+    ("p.low", "p.low")])
+def test_a_target_reads_as_one_line(target, text):
+    assert targets.target_text(target) == text

@@ -155,3 +155,16 @@ def test_person_without_organization_is_told_so(client, db):
     response = client.get(reverse("sites"))
     assert response.status_code == 403
     assert "don't belong to an organization" in response.content.decode()
+
+
+def test_a_sample_target_reads_as_one_line_through_frames_and_shadow_dom(client, world):
+    """The demo's chat launcher lives in shadow DOM: its target once showed as "['acme-chat-launcher', '.launcher']"."""
+    violation = world["violation"]
+    violation.samples = [{"target": [["acme-chat-launcher", ".launcher"]], "html": "<button>", "failure_summary": ""},
+                         {"target": ["#checkout-frame", "img.logo"], "html": "<img>", "failure_summary": ""}]
+    violation.save(update_fields=["samples"])
+    client.force_login(world["people"]["member"])
+    body = client.get(urls(world)["violation"]).content.decode()
+    assert "<code>acme-chat-launcher &gt;&gt; .launcher</code>" in body
+    assert "<code>#checkout-frame &gt;&gt;&gt; img.logo</code>" in body
+    assert "[&#x27;" not in body

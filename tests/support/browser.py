@@ -36,6 +36,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from allyproof.monitoring.targets import target_text
+
 # Django's ORM refuses to run when it detects a running asyncio event loop in the current
 # thread ("SynchronousOnlyOperation: You cannot call this from an async context"). The
 # sync Playwright API drives its own event loop in the test thread, so with pytest-django's
@@ -141,10 +143,8 @@ def axe_violations(
 
 
 def format_target(target: list[Any]) -> str:
-    """Readable axe target: frame levels joined by ' >>> ', shadow-DOM levels by ' >> '."""
-    return " >>> ".join(
-        " >> ".join(level) if isinstance(level, list) else str(level) for level in target
-    )
+    """Readable axe target, as the product writes it (frames ' >>> ', shadow-DOM steps ' >> ')."""
+    return target_text(target)
 
 
 def format_violations(violations: list[dict[str, Any]], url: str = "", max_targets: int = 3) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from allyproof.core import impact as impacts
 from allyproof.core.links import is_web_url, link_text
+from allyproof.monitoring.targets import target_text
 
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767  # Jira's, in characters of the ADF document's JSON
@@ -71,13 +72,6 @@ def _code(value: str) -> dict[str, Any]:
     return node
 
 
-def _target(target: Any) -> str:
-    parts = []
-    for level in target or []:
-        parts.append(" >> ".join(map(str, level)) if isinstance(level, list) else str(level))
-    return " >>> ".join(parts) or "(no selector)"
-
-
 def summary(item: IssueInput) -> str:
     text = f"[{impacts.label(item.impact)}] {item.help} — {item.site_name}"
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
@@ -104,7 +98,7 @@ def _document(item: IssueInput, *, page_cap: int, sample_cap: int, snippet_cap: 
     if samples:
         content.append(_heading(f"Sample elements ({len(samples)} of {item.element_count})"))
     for sample in samples:
-        content.append(_para(_text("Target: ", {"type": "strong"}), _text(_target(sample.get("target")), {"type": "code"})))
+        content.append(_para(_text("Target: ", {"type": "strong"}), _text(target_text(sample.get("target")), {"type": "code"})))
         content.append(_code(str(sample.get("html", ""))[:snippet_cap]))
         summary_text = str(sample.get("failure_summary", "")).strip()
         if summary_text:
