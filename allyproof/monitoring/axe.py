@@ -273,7 +273,11 @@ def _add_violation(scan: ScanAggregate, url: str, violation: _Violation, path: s
     rule.pages.append(url)
     rule.element_count += len(nodes)
     for index, node in enumerate(nodes[: max(0, SAMPLE_LIMIT - len(rule.samples))]):
-        rule.samples.append(_sample(node, f"{path}.nodes[{index}]"))
+        sample = _sample(node, f"{path}.nodes[{index}]")
+        # A site-wide element (a chat widget, the footer) fails on every page: one sample of it leaves the
+        # other slots to other elements (the demo's violation page showed one launcher three times).
+        if not any(s["target"] == sample["target"] and s["html"] == sample["html"] for s in rule.samples):
+            rule.samples.append(sample)
 
 
 def aggregate(stream: IO[bytes], chunk_size: int = CHUNK) -> ScanAggregate:

@@ -146,3 +146,16 @@ def test_bad_input_names_what_is_wrong(data, path, message):
     ("p.low", "p.low")])
 def test_a_target_reads_as_one_line(target, text):
     assert targets.target_text(target) == text
+
+
+def test_an_element_failing_on_every_page_is_one_sample_and_leaves_room_for_others():
+    def page(url, *nodes):
+        return {"url": url, "violations": [{"id": "button-name", "impact": "critical", "tags": ["wcag2a"],
+                                            "description": "d", "help": "h", "helpUrl": "",
+                                            "nodes": [{"target": t, "html": h, "failureSummary": "f"} for t, h in nodes]}]}
+    launcher = ([["acme-chat", ".launcher"]], '<button class="launcher">')
+    pages = [page(f"https://a.example/{i}/", launcher) for i in range(4)]
+    pages.append(page("https://a.example/contact/", launcher, (["#send"], "<button id=send>")))
+    rule = read(json.dumps(pages).encode()).rules["button-name"]
+    assert [s["target"] for s in rule.samples] == [[["acme-chat", ".launcher"]], ["#send"]]
+    assert rule.element_count == 6 and len(rule.pages) == 5
