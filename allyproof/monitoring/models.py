@@ -72,7 +72,11 @@ class Scan(models.Model):
         if not self.completed_at:
             return ""
         seconds = max(0, round((self.completed_at - self.started_at).total_seconds()))
-        return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60} s"
+        if seconds < 120:
+            return f"{seconds} s"
+        if seconds < 7200:
+            return f"{seconds // 60} min {seconds % 60} s"
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class Violation(models.Model):

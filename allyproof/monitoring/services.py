@@ -71,13 +71,14 @@ def scan_ingest(
     did not find is fixed when the scan covered every page it was last seen on; otherwise it stays
     open. `scan` completes a running scan (the scanner's) instead of creating one. Raises AxeResultsError.
     """
+    began = clock.now()
     result = axe.aggregate(stream)
-    scanned_at = scanned_at or (scan.started_at if scan else clock.now())
+    scanned_at = scanned_at or (scan.started_at if scan else began)
     with transaction.atomic():
         # One ingestion per site at a time: two scans racing would both try to create the same rule.
         Site.objects.select_for_update().filter(pk=site.pk).first()
         scan = _scan_row(site, scan, result, source=source, created_by=created_by, scanned_at=scanned_at,
-                         pages_failed=pages_failed)
+                         pages_failed=pages_failed, took=clock.now() - began)
         created, updated, reopened, still_open = _match_rules(site, scan, result, scanned_at)
         Violation.objects.bulk_create(created, batch_size=500)
         Violation.objects.bulk_update(updated, _UPDATED_FIELDS, batch_size=500)
@@ -129,10 +130,14 @@ def _announce(site: Site, scan: Scan, *, created, reopened, fixed, scanned_at: d
         ))
 
 
-def _scan_row(site, scan, result, *, source, created_by, scanned_at, pages_failed) -> Scan:
+def _scan_row(site, scan, result, *, source, created_by, scanned_at, pages_failed, took) -> Scan:
+    """The scanner's running scan completes now. An upload is a scan of its own that starts when it was
+    scanned (an import may say it ran days ago) and takes as long as its ingestion did: ending it "now"
+    made a week-old import last a week."""
+    completed_at = clock.now() if scan is not None else scanned_at + took
     values = dict(
         status=Scan.Status.COMPLETED, pages_scanned=result.pages_scanned, violations_found=len(result.rules),
-        axe_version=result.axe_version, completed_at=clock.now(), covered_pages=result.pages,
+        axe_version=result.axe_version, completed_at=completed_at, covered_pages=result.pages,
         pages_failed=pages_failed, needs_review=sorted(result.needs_review.values(), key=lambda r: r["rule_id"]),
     )
     if scan is None:

@@ -97,3 +97,22 @@ def test_a_failing_receiver_does_not_undo_the_scan(site, django_capture_on_commi
     finally:
         events.unsubscribe(broken)
     assert Scan.objects.filter(site=site).count() == 1
+
+
+def test_an_import_dated_in_the_past_lasts_as_long_as_its_ingestion(db):
+    """The demo's week-old imports once lasted a week on the Scans page: completed "now", started when scanned."""
+    from allyproof.core import clock
+
+    readings = iter([T1, T1 + dt.timedelta(seconds=3)])  # ingestion begins, then ends 3 s later
+    site = factories.site(factories.organization("Dated"))
+    with clock.follow(lambda: next(readings, T1 + dt.timedelta(seconds=3))):
+        scan = factories.ingest(site, factories.axe_fixture("multi_page__site.json"), scanned_at=T0)
+    assert scan.started_at == T0 and scan.completed_at == T0 + dt.timedelta(seconds=3)
+    assert scan.duration_label == "3 s"
+
+
+@pytest.mark.parametrize(("seconds", "label"), [(0, "0 s"), (119, "119 s"), (120, "2 min 0 s"), (7199, "119 min 59 s"),
+                                                (7200, "2 h 0 min"), (90_061, "25 h 1 min")])
+def test_a_scan_duration_reads_in_the_unit_that_fits(seconds, label):
+    scan = Scan(started_at=T0, completed_at=T0 + dt.timedelta(seconds=seconds))
+    assert scan.duration_label == label
