@@ -208,6 +208,20 @@ def test_a_replay_under_a_new_identifier_is_a_duplicate_even_naming_the_issue_by
         "applied", "duplicate", "duplicate"]
 
 
+def test_a_replay_naming_the_issue_by_its_new_key_after_a_move_is_still_a_duplicate(linked, sandbox, client):
+    """The issue's id is its identity (a move to another project changes only the key), so the content key
+    names the id whenever the delivery does."""
+    bodies = []
+    send = sandbox.webhook_sender
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append(json.loads(body)) or send(url, headers, body)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    moved = {**bodies[0], "issue": {**bodies[0]["issue"], "key": "MOVED-1"}}
+    response = post(client, moved, token=signed(), identifier="a-new-identifier")
+    assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
+    assert InboundEvent.objects.count() == 1
+
+
 def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, client, connected):
     hooks = connected.webhook_ids
     unknown = post(client, {"webhookEvent": "jira:version_released", "timestamp": 1,
