@@ -113,7 +113,11 @@ def test_our_own_comment_is_an_echo(linked, sandbox, connected):
     OutboundWrite.objects.create(cloud_id=connected.cloud_id, issue_key="ACME-1", kind="comment",
                                  jira_id=str(comment["id"]), created_at=linked.first_detected_at)
     sandbox.deliver_pending()
-    assert InboundEvent.objects.order_by("pk").last().outcome == InboundEvent.Outcome.ECHO
+    last = InboundEvent.objects.order_by("pk").last()
+    assert (last.outcome, last.detail) == (InboundEvent.Outcome.ECHO, "ignored: our own comment")
+    line = JiraSyncLog.objects.filter(direction="inbound").order_by("pk").last()
+    assert (line.outcome, line.code, line.message, line.violation_id) == (
+        "echo", "our_comment", "ignored: our own comment", linked.pk)
 
 
 def test_deleted_in_jira_makes_the_violation_pushable_again(linked, sandbox):
