@@ -62,8 +62,11 @@ def test_a_deleted_issue_behind_a_person_or_scan_resolution_is_noticed_once_a_da
     assert states == {"ACME-1": ("deleted", "resolved", admin_user.pk), "ACME-2": ("deleted", "resolved", None),
                       "ACME-3": ("linked", "resolved", None)}  # each resolution kept as it was
     assert Violation.objects.get(rule_id="color-contrast").resolved_source == "scan:7"
-    assert JiraSyncLog.objects.filter(code="issue_deleted", violation=by_person).exists()  # on its page
-    assert JiraSyncLog.objects.filter(code="history_run", message__contains="2 deleted").exists()
+    assert JiraSyncLog.objects.filter(direction="reconcile", code="issue_deleted", violation=by_person,
+                                      connection=connected).exists()  # on its page and its connection's
+    run = JiraSyncLog.objects.get(code="history_run")
+    assert (run.direction, run.connection_id, run.outcome, run.message) == (
+        "reconcile", connected.pk, "applied", "checked that 2 issues of resolved violations still exist: 2 deleted in Jira")
 
 
 def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandbox, admin_user):
@@ -72,8 +75,14 @@ def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandb
     violation_resolve(violation=resolved, by=admin_user)
     sandbox.transition_issue(None, "ACME-1", "To Do")
     sandbox.transition_issue(None, "ACME-2", "Done")  # the open one is the half-hourly run's, not this one's
+    asked_before = len(sandbox.requests)
     caught = reconcile.reconcile_history(connection=connected, client=client_for(connected, gate=NoGate()))
     assert (caught.deleted, caught.resolved, caught.reopened) == (0, 0, 0)
+    # The search returned ACME-1, so it is not fetched again on its own (one request for the whole run).
+    assert [r.path.rsplit("/", 2)[-2:] for r in sandbox.requests[asked_before:]] == [["search", "jql"]]
+    run = JiraSyncLog.objects.get(code="history_run")
+    assert (run.connection_id, run.outcome, run.message) == (
+        connected.pk, "ignored", "checked that 1 issues of resolved violations still exist: 0 deleted in Jira")
     assert {v.rule_id: v.status for v in Violation.objects.filter(pk__in=[resolved.pk, still_open.pk])} == {
         "image-alt": "resolved", "color-contrast": "open"}
     searches = [r.body["jql"] for r in sandbox.requests if r.path.endswith("/search/jql")]
