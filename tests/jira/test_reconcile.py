@@ -8,7 +8,7 @@ from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, JiraSyncLog
 from allyproof.integrations.jira.tasks import reconcile_all, reconcile_history_daily
 from allyproof.monitoring.models import Violation
-from allyproof.monitoring.services import violation_resolve
+from allyproof.monitoring.services import violation_reopen, violation_resolve
 from tests.jira.conftest import NoGate
 
 
@@ -162,3 +162,60 @@ def test_reconciliation_watches_open_and_jira_resolved_links_of_its_own_connecti
                                           issue_key=f"ACME-{n}", issue_id=str(10000 + n),
                                           status=JiraLink.Status.LINKED, created_at=clock.now()), **link_fields})
     assert [link.issue_key for link in reconcile._watched_links(connected)] == ["ACME-1", "ACME-2"]
+
+
+def test_a_run_counts_each_decision_and_logs_it_on_its_connection(acme, connected, sandbox, same_clock, owner):
+    """Resolved, reopened and unchanged, each counted (the run's summary says so) and each change or stale
+    Done on its own line of the connection's log; every issue the search returned is read from the search
+    alone (mutation testing of `reconcile` and `_apply`: counters, outcomes, the search's keys unread). Two
+    of each kind, so a counter set to 1 instead of counted shows."""
+    push_all(acme, connected, ["image-alt", "color-contrast", "label", "link-name"])  # ACME-1 … ACME-4
+    client = client_for(connected, gate=NoGate())
+    for key in ("ACME-1", "ACME-2", "ACME-3"):
+        sandbox.transition_issue(None, key, "Done")
+    same_clock.advance(10)
+    reopened_by_a_person = Violation.objects.get(rule_id="label")
+    violation_reopen(violation=violation_resolve(violation=reopened_by_a_person, by=owner))  # after ACME-3's Done
+    same_clock.advance(10)
+
+    def run():
+        asked_before = len(sandbox.requests)
+        caught = reconcile.reconcile(connection=connected, client=client)
+        assert [r.path.rsplit("/", 2)[-2:] for r in sandbox.requests[asked_before:]] == [["search", "jql"]]
+        lines = JiraSyncLog.objects.filter(direction="reconcile").order_by("pk")  # the run's summary comes last
+        found = [(line.connection_id, line.outcome, line.code, line.issue_key, line.message) for line in lines]
+        JiraSyncLog.objects.all().delete()
+        return caught, sorted(found[:-1], key=lambda line: line[3]) + found[-1:]  # in the search's order
+
+    stale = (connected.pk, "ignored", "done_before_reopen", "ACME-3", "ignored: Done older than reopen (ACME-3)")
+    caught, lines = run()
+    assert (caught.resolved, caught.reopened, caught.deleted, caught.ignored) == (2, 0, 0, 2)
+    assert lines == [
+        (connected.pk, "applied", "entered_done", "ACME-1", "resolved: the issue entered Done (ACME-1)"),
+        (connected.pk, "applied", "entered_done", "ACME-2", "resolved: the issue entered Done (ACME-2)"), stale,
+        (connected.pk, "applied", "run", "", "checked 4 linked issues: 2 resolved, 0 reopened, 0 deleted in Jira, "
+                                             "2 unchanged")]
+    for key in ("ACME-1", "ACME-2"):
+        sandbox.transition_issue(None, key, "To Do")  # their webhooks never arrived
+    same_clock.advance(10)
+    caught, lines = run()
+    assert (caught.resolved, caught.reopened, caught.deleted, caught.ignored) == (0, 2, 0, 2)
+    left = "reopened: the issue left Done, so Jira's resolution no longer holds"
+    assert lines == [(connected.pk, "applied", "left_done", "ACME-1", f"{left} (ACME-1)"),
+                     (connected.pk, "applied", "left_done", "ACME-2", f"{left} (ACME-2)"), stale,
+                     (connected.pk, "applied", "run", "", "checked 4 linked issues: 0 resolved, 2 reopened, "
+                                                          "0 deleted in Jira, 2 unchanged")]
+    assert Violation.objects.get(rule_id="image-alt").status == Violation.Status.OPEN
+
+
+def test_an_issue_fetched_on_its_own_is_retried_with_the_runs_own_wait(acme, connected, sandbox):
+    """A key the search left out is fetched alone, and a busy moment there waits through the sleep the
+    run was given, like the search's retries."""
+    sandbox.cfg.site(connected.cloud_id).search_omits_missing_keys = True
+    push_all(acme, connected, ["image-alt", "color-contrast"])  # ACME-1, ACME-2
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.faults.add(method="GET", path=r"/issue/ACME-1$", kind="error", status=503, count=1)
+    waits: list[float] = []
+    caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()), sleep=waits.append)
+    assert (caught.deleted, waits) == (1, [1.0])
+    assert JiraLink.objects.get(issue_key="ACME-1").status == JiraLink.Status.DELETED
