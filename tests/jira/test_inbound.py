@@ -300,3 +300,32 @@ def test_a_delivery_skips_the_page_stack(client, connected):
     assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
     page = client.get("/integrations/jira/webhook/")  # the retired URL: the whole stack, as any page
     assert hasattr(page.wsgi_request, "session")
+
+
+def test_token_times_are_checked_with_the_leeway_and_only_numbers_count():
+    """exp, iat and nbf against our clock with 60 s of leeway each way (mutation testing of
+    `_check_times`): the edges, a time claim in the future, and a claim that is not a number."""
+    import datetime as dt
+
+    from allyproof.core import clock
+    from allyproof.integrations.jira.inbound.intake import Unauthenticated, authenticate
+
+    now = 1_800_000_000
+
+    def outcome(**claims):
+        token = jwt.encode({"iss": "allyproof-sandbox", **claims}, SECRET, algorithm="HS256")
+        with clock.frozen(dt.datetime.fromtimestamp(now, dt.UTC)):
+            try:
+                return authenticate(f"Bearer {token}")["iss"]
+            except Unauthenticated as problem:
+                return str(problem)
+
+    expired, immature = "token rejected (ExpiredSignatureError)", "token rejected (ImmatureSignatureError)"
+    assert outcome(exp=now - 60) == "allyproof-sandbox"  # the leeway's edge still holds
+    assert outcome(exp=now - 61) == expired
+    assert outcome(exp=now + 30, iat=now - 150) == "allyproof-sandbox"  # about to expire, not expired
+    assert outcome(iat=now + 60, nbf=now + 60) == "allyproof-sandbox"
+    assert outcome(iat=now + 61) == immature
+    assert outcome(nbf=now + 61) == immature
+    assert outcome(exp="tomorrow") == "token rejected (InvalidExpError)"
+    assert outcome(iat=True) == "token rejected (InvalidIatError)"

@@ -219,3 +219,25 @@ def test_an_issue_fetched_on_its_own_is_retried_with_the_runs_own_wait(acme, con
     caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()), sleep=waits.append)
     assert (caught.deleted, waits) == (1, [1.0])
     assert JiraLink.objects.get(issue_key="ACME-1").status == JiraLink.Status.DELETED
+
+
+def test_the_runs_summary_is_applied_when_anything_changed_and_ignored_otherwise(acme, connected, sandbox, same_clock):
+    """One resolve with one deletion, one resolve with one reopen: a sum that subtracts one of them would
+    call those runs unchanged."""
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1 … ACME-3
+    client = client_for(connected, gate=NoGate())
+
+    def summary():
+        reconcile.reconcile(connection=connected, client=client)
+        run = JiraSyncLog.objects.filter(code="run").order_by("pk").last()
+        return run.outcome, run.message.split(": ", 1)[1]
+
+    assert summary() == ("ignored", "0 resolved, 0 reopened, 0 deleted in Jira, 3 unchanged")
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.delete_issue(None, "ACME-3")
+    same_clock.advance(10)
+    assert summary() == ("applied", "1 resolved, 0 reopened, 1 deleted in Jira, 1 unchanged")
+    sandbox.transition_issue(None, "ACME-1", "To Do")
+    sandbox.transition_issue(None, "ACME-2", "Done")
+    same_clock.advance(10)
+    assert summary() == ("applied", "1 resolved, 1 reopened, 0 deleted in Jira, 0 unchanged")
