@@ -329,3 +329,5 @@ def test_token_times_are_checked_with_the_leeway_and_only_numbers_count():
     assert outcome(nbf=now + 61) == immature
     assert outcome(exp="tomorrow") == "token rejected (InvalidExpError)"
     assert outcome(iat=True) == "token rejected (InvalidIatError)"
+    # Atlassian does not document the claims of an OAuth 2.0 app's webhook token: an audience is not checked.
+    assert outcome(aud="an-audience-we-were-never-told") == "allyproof-sandbox"
