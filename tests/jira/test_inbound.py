@@ -312,9 +312,9 @@ def test_token_times_are_checked_with_the_leeway_and_only_numbers_count():
 
     now = 1_800_000_000
 
-    def outcome(**claims):
+    def outcome(at=now, **claims):
         token = jwt.encode({"iss": "allyproof-sandbox", **claims}, SECRET, algorithm="HS256")
-        with clock.frozen(dt.datetime.fromtimestamp(now, dt.UTC)):
+        with clock.frozen(dt.datetime.fromtimestamp(at, dt.UTC)):
             try:
                 return authenticate(f"Bearer {token}")["iss"]
             except Unauthenticated as problem:
@@ -331,3 +331,21 @@ def test_token_times_are_checked_with_the_leeway_and_only_numbers_count():
     assert outcome(iat=True) == "token rejected (InvalidIatError)"
     # Atlassian does not document the claims of an OAuth 2.0 app's webhook token: an audience is not checked.
     assert outcome(aud="an-audience-we-were-never-told") == "allyproof-sandbox"
+    # Only our clock counts (PyJWT's own checks would read the wall clock): valid at a time long past.
+    assert outcome(at=1_600_000_000, iat=1_600_000_000, exp=1_600_000_030) == "allyproof-sandbox"
+    assert outcome(sub=7) == "token rejected (InvalidSubjectError)"  # PyJWT's other refusals keep their name
+
+
+def test_the_last_webhook_stamp_is_written_at_most_once_a_minute(linked, sandbox, connected, same_clock):
+    """"Last update received" needs no finer grain, so a delivery within a minute of the stamp leaves it."""
+    def stamp_after_a_delivery(status):
+        sandbox.transition_issue(None, "ACME-1", status)
+        sandbox.deliver_pending()
+        connected.refresh_from_db()
+        return connected.last_webhook_at
+
+    first = stamp_after_a_delivery("In Progress")
+    same_clock.advance(30)
+    assert stamp_after_a_delivery("To Do") == first
+    same_clock.advance(31)
+    assert (stamp_after_a_delivery("In Progress") - first).total_seconds() == 61
