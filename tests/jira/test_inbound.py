@@ -179,7 +179,8 @@ def test_authenticated_but_malformed_bodies_are_400(client, connected, body, det
 def test_an_unknown_callback_url_is_404_and_the_old_shared_url_is_gone(client, connected):
     unknown = client.post("/integrations/jira/webhook/not-a-connection/", b"{}", content_type="application/json",
                           headers={"Authorization": f"Bearer {signed()}"})
-    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_url"
+    assert unknown.status_code == 404 and unknown.json() == {"error": "unknown_url",
+                                                             "detail": "no connection has this callback URL"}
     old = client.post(OLD_URL, b"{}", content_type="application/json")
     assert old.status_code == 410 and old.json()["error"] == "gone"
     assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [("refused", "unknown_url", None)]
@@ -193,6 +194,11 @@ def test_an_oversized_body_is_413_before_it_is_read(client, connected):
                            headers={"Authorization": f"Bearer {signed()}"})
     assert response.status_code == 413 and response.json()["error"] == "too_large"
     assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "too_large")]
+    head, tail = b'{"webhookEvent": "jira:version_released", "pad": "', b'"}'
+    at_the_limit = head + b"x" * (MAX_BODY_BYTES - len(head) - len(tail)) + tail  # the limit itself is allowed
+    response = client.post(url_of(connected), at_the_limit, content_type="application/json",
+                           headers={"Authorization": f"Bearer {signed()}", "X-Atlassian-Webhook-Identifier": "edge"})
+    assert len(at_the_limit) == MAX_BODY_BYTES and response.json() == {"outcome": "ignored", "code": "unknown_event"}
 
 
 def test_a_replay_under_a_new_identifier_is_a_duplicate_even_naming_the_issue_by_key_only(linked, sandbox, client):
