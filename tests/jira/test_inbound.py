@@ -173,7 +173,8 @@ def test_authenticated_but_malformed_bodies_are_400(client, connected, body, det
                            headers={"Authorization": f"Bearer {signed()}"})
     assert response.status_code == 400 and response.json() == {"error": "bad_payload", "detail": detail}
     assert not InboundEvent.objects.exists()
-    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "bad_payload")]
+    assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [
+        ("refused", "bad_payload", connected.pk)]  # on the connection's log
 
 
 def test_an_unknown_callback_url_is_404_and_the_old_shared_url_is_gone(client, connected):
@@ -193,7 +194,8 @@ def test_an_oversized_body_is_413_before_it_is_read(client, connected):
     response = client.post(url_of(connected), body, content_type="application/json",
                            headers={"Authorization": f"Bearer {signed()}"})
     assert response.status_code == 413 and response.json()["error"] == "too_large"
-    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "too_large")]
+    assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [
+        ("refused", "too_large", connected.pk)]
     head, tail = b'{"webhookEvent": "jira:version_released", "pad": "', b'"}'
     at_the_limit = head + b"x" * (MAX_BODY_BYTES - len(head) - len(tail)) + tail  # the limit itself is allowed
     response = client.post(url_of(connected), at_the_limit, content_type="application/json",
