@@ -248,6 +248,13 @@ def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, clien
     assert foreign.json() == {"outcome": "unmatched", "code": "other_site"}
     assert dict(InboundEvent.objects.values_list("identifier", "detail")) == {
         "u": "ignored: unknown event", "f": "ignored: the issue is on another Jira site"}
+    record = InboundEvent.objects.get(identifier="f")  # kept on our connection, with no dedupe key to mask ours
+    assert (record.connection_id, record.event, record.issue_id, record.issue_key, record.timestamp,
+            record.dedupe_key, record.outcome) == (connected.pk, "jira:issue_updated", "10000", "ACME-1", 2, None,
+                                                   "unmatched")
+    line = JiraSyncLog.objects.get(identifier="f")
+    assert (line.connection_id, line.outcome, line.code, line.message, line.event) == (
+        connected.pk, "unmatched", "other_site", "ignored: the issue is on another Jira site", "jira:issue_updated")
     linked.refresh_from_db()
     assert linked.status == Violation.Status.OPEN
 
