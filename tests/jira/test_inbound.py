@@ -232,6 +232,8 @@ def test_a_replay_naming_the_issue_by_its_new_key_after_a_move_is_still_a_duplic
     response = post(client, moved, token=signed(), identifier="a-new-identifier")
     assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
     assert InboundEvent.objects.count() == 1
+    line = JiraSyncLog.objects.get(outcome="duplicate")  # found by the id: on the violation's page
+    assert (line.violation_id, line.issue_key) == (linked.pk, "MOVED-1")
 
 
 def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, client, connected):
