@@ -113,7 +113,11 @@ def test_our_own_comment_is_an_echo(linked, sandbox, connected):
     OutboundWrite.objects.create(cloud_id=connected.cloud_id, issue_key="ACME-1", kind="comment",
                                  jira_id=str(comment["id"]), created_at=linked.first_detected_at)
     sandbox.deliver_pending()
-    assert InboundEvent.objects.order_by("pk").last().outcome == InboundEvent.Outcome.ECHO
+    last = InboundEvent.objects.order_by("pk").last()
+    assert (last.outcome, last.detail) == (InboundEvent.Outcome.ECHO, "ignored: our own comment")
+    line = JiraSyncLog.objects.filter(direction="inbound").order_by("pk").last()
+    assert (line.outcome, line.code, line.message, line.violation_id) == (
+        "echo", "our_comment", "ignored: our own comment", linked.pk)
 
 
 def test_deleted_in_jira_makes_the_violation_pushable_again(linked, sandbox):
@@ -169,13 +173,15 @@ def test_authenticated_but_malformed_bodies_are_400(client, connected, body, det
                            headers={"Authorization": f"Bearer {signed()}"})
     assert response.status_code == 400 and response.json() == {"error": "bad_payload", "detail": detail}
     assert not InboundEvent.objects.exists()
-    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "bad_payload")]
+    assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [
+        ("refused", "bad_payload", connected.pk)]  # on the connection's log
 
 
 def test_an_unknown_callback_url_is_404_and_the_old_shared_url_is_gone(client, connected):
     unknown = client.post("/integrations/jira/webhook/not-a-connection/", b"{}", content_type="application/json",
                           headers={"Authorization": f"Bearer {signed()}"})
-    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_url"
+    assert unknown.status_code == 404 and unknown.json() == {"error": "unknown_url",
+                                                             "detail": "no connection has this callback URL"}
     old = client.post(OLD_URL, b"{}", content_type="application/json")
     assert old.status_code == 410 and old.json()["error"] == "gone"
     assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [("refused", "unknown_url", None)]
@@ -188,7 +194,13 @@ def test_an_oversized_body_is_413_before_it_is_read(client, connected):
     response = client.post(url_of(connected), body, content_type="application/json",
                            headers={"Authorization": f"Bearer {signed()}"})
     assert response.status_code == 413 and response.json()["error"] == "too_large"
-    assert list(JiraSyncLog.objects.values_list("outcome", "code")) == [("refused", "too_large")]
+    assert list(JiraSyncLog.objects.values_list("outcome", "code", "connection")) == [
+        ("refused", "too_large", connected.pk)]
+    head, tail = b'{"webhookEvent": "jira:version_released", "pad": "', b'"}'
+    at_the_limit = head + b"x" * (MAX_BODY_BYTES - len(head) - len(tail)) + tail  # the limit itself is allowed
+    response = client.post(url_of(connected), at_the_limit, content_type="application/json",
+                           headers={"Authorization": f"Bearer {signed()}", "X-Atlassian-Webhook-Identifier": "edge"})
+    assert len(at_the_limit) == MAX_BODY_BYTES and response.json() == {"outcome": "ignored", "code": "unknown_event"}
 
 
 def test_a_replay_under_a_new_identifier_is_a_duplicate_even_naming_the_issue_by_key_only(linked, sandbox, client):
@@ -208,6 +220,22 @@ def test_a_replay_under_a_new_identifier_is_a_duplicate_even_naming_the_issue_by
         "applied", "duplicate", "duplicate"]
 
 
+def test_a_replay_naming_the_issue_by_its_new_key_after_a_move_is_still_a_duplicate(linked, sandbox, client):
+    """The issue's id is its identity (a move to another project changes only the key), so the content key
+    names the id whenever the delivery does."""
+    bodies = []
+    send = sandbox.webhook_sender
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append(json.loads(body)) or send(url, headers, body)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    moved = {**bodies[0], "issue": {**bodies[0]["issue"], "key": "MOVED-1"}}
+    response = post(client, moved, token=signed(), identifier="a-new-identifier")
+    assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
+    assert InboundEvent.objects.count() == 1
+    line = JiraSyncLog.objects.get(outcome="duplicate")  # found by the id: on the violation's page
+    assert (line.violation_id, line.issue_key) == (linked.pk, "MOVED-1")
+
+
 def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, client, connected):
     hooks = connected.webhook_ids
     unknown = post(client, {"webhookEvent": "jira:version_released", "timestamp": 1,
@@ -219,9 +247,16 @@ def test_unknown_events_and_foreign_sites_are_recorded_not_applied(linked, clien
                             "changelog": {"items": [{"field": "status"}]}, "matchedWebhookIds": hooks},
                    token=signed(), identifier="f")
     assert unknown.json() == {"outcome": "ignored", "code": "unknown_event"}
-    assert foreign.json() == {"outcome": "unmatched", "code": "other_site"}
+    assert foreign.status_code == 200 and foreign.json() == {"outcome": "unmatched", "code": "other_site"}
     assert dict(InboundEvent.objects.values_list("identifier", "detail")) == {
         "u": "ignored: unknown event", "f": "ignored: the issue is on another Jira site"}
+    record = InboundEvent.objects.get(identifier="f")  # kept on our connection, with no dedupe key to mask ours
+    assert (record.connection_id, record.event, record.issue_id, record.issue_key, record.timestamp,
+            record.dedupe_key, record.outcome) == (connected.pk, "jira:issue_updated", "10000", "ACME-1", 2, None,
+                                                   "unmatched")
+    line = JiraSyncLog.objects.get(identifier="f")
+    assert (line.connection_id, line.outcome, line.code, line.message, line.event) == (
+        connected.pk, "unmatched", "other_site", "ignored: the issue is on another Jira site", "jira:issue_updated")
     linked.refresh_from_db()
     assert linked.status == Violation.Status.OPEN
 
@@ -282,3 +317,52 @@ def test_a_delivery_skips_the_page_stack(client, connected):
     assert not hasattr(response.wsgi_request, "session") and not hasattr(response.wsgi_request, "user")
     page = client.get("/integrations/jira/webhook/")  # the retired URL: the whole stack, as any page
     assert hasattr(page.wsgi_request, "session")
+
+
+def test_token_times_are_checked_with_the_leeway_and_only_numbers_count():
+    """exp, iat and nbf against our clock with 60 s of leeway each way (mutation testing of
+    `_check_times`): the edges, a time claim in the future, and a claim that is not a number."""
+    import datetime as dt
+
+    from allyproof.core import clock
+    from allyproof.integrations.jira.inbound.intake import Unauthenticated, authenticate
+
+    now = 1_800_000_000
+
+    def outcome(at=now, **claims):
+        token = jwt.encode({"iss": "allyproof-sandbox", **claims}, SECRET, algorithm="HS256")
+        with clock.frozen(dt.datetime.fromtimestamp(at, dt.UTC)):
+            try:
+                return authenticate(f"Bearer {token}")["iss"]
+            except Unauthenticated as problem:
+                return str(problem)
+
+    expired, immature = "token rejected (ExpiredSignatureError)", "token rejected (ImmatureSignatureError)"
+    assert outcome(exp=now - 60) == "allyproof-sandbox"  # the leeway's edge still holds
+    assert outcome(exp=now - 61) == expired
+    assert outcome(exp=now + 30, iat=now - 150) == "allyproof-sandbox"  # about to expire, not expired
+    assert outcome(iat=now + 60, nbf=now + 60) == "allyproof-sandbox"
+    assert outcome(iat=now + 61) == immature
+    assert outcome(nbf=now + 61) == immature
+    assert outcome(exp="tomorrow") == "token rejected (InvalidExpError)"
+    assert outcome(iat=True) == "token rejected (InvalidIatError)"
+    # Atlassian does not document the claims of an OAuth 2.0 app's webhook token: an audience is not checked.
+    assert outcome(aud="an-audience-we-were-never-told") == "allyproof-sandbox"
+    # Only our clock counts (PyJWT's own checks would read the wall clock): valid at a time long past.
+    assert outcome(at=1_600_000_000, iat=1_600_000_000, exp=1_600_000_030) == "allyproof-sandbox"
+    assert outcome(sub=7) == "token rejected (InvalidSubjectError)"  # PyJWT's other refusals keep their name
+
+
+def test_the_last_webhook_stamp_is_written_at_most_once_a_minute(linked, sandbox, connected, same_clock):
+    """"Last update received" needs no finer grain, so a delivery within a minute of the stamp leaves it."""
+    def stamp_after_a_delivery(status):
+        sandbox.transition_issue(None, "ACME-1", status)
+        sandbox.deliver_pending()
+        connected.refresh_from_db()
+        return connected.last_webhook_at
+
+    first = stamp_after_a_delivery("In Progress")
+    same_clock.advance(30)
+    assert stamp_after_a_delivery("To Do") == first
+    same_clock.advance(31)
+    assert (stamp_after_a_delivery("In Progress") - first).total_seconds() == 61

@@ -8,7 +8,7 @@ from allyproof.integrations.jira.connection.gateway import client_for
 from allyproof.integrations.jira.models import JiraLink, JiraSyncLog
 from allyproof.integrations.jira.tasks import reconcile_all, reconcile_history_daily
 from allyproof.monitoring.models import Violation
-from allyproof.monitoring.services import violation_resolve
+from allyproof.monitoring.services import violation_reopen, violation_resolve
 from tests.jira.conftest import NoGate
 
 
@@ -62,8 +62,11 @@ def test_a_deleted_issue_behind_a_person_or_scan_resolution_is_noticed_once_a_da
     assert states == {"ACME-1": ("deleted", "resolved", admin_user.pk), "ACME-2": ("deleted", "resolved", None),
                       "ACME-3": ("linked", "resolved", None)}  # each resolution kept as it was
     assert Violation.objects.get(rule_id="color-contrast").resolved_source == "scan:7"
-    assert JiraSyncLog.objects.filter(code="issue_deleted", violation=by_person).exists()  # on its page
-    assert JiraSyncLog.objects.filter(code="history_run", message__contains="2 deleted").exists()
+    assert JiraSyncLog.objects.filter(direction="reconcile", code="issue_deleted", violation=by_person,
+                                      connection=connected).exists()  # on its page and its connection's
+    run = JiraSyncLog.objects.get(code="history_run")
+    assert (run.direction, run.connection_id, run.outcome, run.message) == (
+        "reconcile", connected.pk, "applied", "checked that 2 issues of resolved violations still exist: 2 deleted in Jira")
 
 
 def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandbox, admin_user):
@@ -72,8 +75,14 @@ def test_the_daily_run_reads_no_status_from_history_links(acme, connected, sandb
     violation_resolve(violation=resolved, by=admin_user)
     sandbox.transition_issue(None, "ACME-1", "To Do")
     sandbox.transition_issue(None, "ACME-2", "Done")  # the open one is the half-hourly run's, not this one's
+    asked_before = len(sandbox.requests)
     caught = reconcile.reconcile_history(connection=connected, client=client_for(connected, gate=NoGate()))
     assert (caught.deleted, caught.resolved, caught.reopened) == (0, 0, 0)
+    # The search returned ACME-1, so it is not fetched again on its own (one request for the whole run).
+    assert [r.path.rsplit("/", 2)[-2:] for r in sandbox.requests[asked_before:]] == [["search", "jql"]]
+    run = JiraSyncLog.objects.get(code="history_run")
+    assert (run.connection_id, run.outcome, run.message) == (
+        connected.pk, "ignored", "checked that 1 issues of resolved violations still exist: 0 deleted in Jira")
     assert {v.rule_id: v.status for v in Violation.objects.filter(pk__in=[resolved.pk, still_open.pk])} == {
         "image-alt": "resolved", "color-contrast": "open"}
     searches = [r.body["jql"] for r in sandbox.requests if r.path.endswith("/search/jql")]
@@ -153,3 +162,82 @@ def test_reconciliation_watches_open_and_jira_resolved_links_of_its_own_connecti
                                           issue_key=f"ACME-{n}", issue_id=str(10000 + n),
                                           status=JiraLink.Status.LINKED, created_at=clock.now()), **link_fields})
     assert [link.issue_key for link in reconcile._watched_links(connected)] == ["ACME-1", "ACME-2"]
+
+
+def test_a_run_counts_each_decision_and_logs_it_on_its_connection(acme, connected, sandbox, same_clock, owner):
+    """Resolved, reopened and unchanged, each counted (the run's summary says so) and each change or stale
+    Done on its own line of the connection's log; every issue the search returned is read from the search
+    alone (mutation testing of `reconcile` and `_apply`: counters, outcomes, the search's keys unread). Two
+    of each kind, so a counter set to 1 instead of counted shows."""
+    push_all(acme, connected, ["image-alt", "color-contrast", "label", "link-name"])  # ACME-1 … ACME-4
+    client = client_for(connected, gate=NoGate())
+    for key in ("ACME-1", "ACME-2", "ACME-3"):
+        sandbox.transition_issue(None, key, "Done")
+    same_clock.advance(10)
+    reopened_by_a_person = Violation.objects.get(rule_id="label")
+    violation_reopen(violation=violation_resolve(violation=reopened_by_a_person, by=owner))  # after ACME-3's Done
+    same_clock.advance(10)
+
+    def run():
+        asked_before = len(sandbox.requests)
+        caught = reconcile.reconcile(connection=connected, client=client)
+        assert [r.path.rsplit("/", 2)[-2:] for r in sandbox.requests[asked_before:]] == [["search", "jql"]]
+        lines = JiraSyncLog.objects.filter(direction="reconcile").order_by("pk")  # the run's summary comes last
+        found = [(line.connection_id, line.outcome, line.code, line.issue_key, line.message) for line in lines]
+        JiraSyncLog.objects.all().delete()
+        return caught, sorted(found[:-1], key=lambda line: line[3]) + found[-1:]  # in the search's order
+
+    stale = (connected.pk, "ignored", "done_before_reopen", "ACME-3", "ignored: Done older than reopen (ACME-3)")
+    caught, lines = run()
+    assert (caught.resolved, caught.reopened, caught.deleted, caught.ignored) == (2, 0, 0, 2)
+    assert lines == [
+        (connected.pk, "applied", "entered_done", "ACME-1", "resolved: the issue entered Done (ACME-1)"),
+        (connected.pk, "applied", "entered_done", "ACME-2", "resolved: the issue entered Done (ACME-2)"), stale,
+        (connected.pk, "applied", "run", "", "checked 4 linked issues: 2 resolved, 0 reopened, 0 deleted in Jira, "
+                                             "2 unchanged")]
+    for key in ("ACME-1", "ACME-2"):
+        sandbox.transition_issue(None, key, "To Do")  # their webhooks never arrived
+    same_clock.advance(10)
+    caught, lines = run()
+    assert (caught.resolved, caught.reopened, caught.deleted, caught.ignored) == (0, 2, 0, 2)
+    left = "reopened: the issue left Done, so Jira's resolution no longer holds"
+    assert lines == [(connected.pk, "applied", "left_done", "ACME-1", f"{left} (ACME-1)"),
+                     (connected.pk, "applied", "left_done", "ACME-2", f"{left} (ACME-2)"), stale,
+                     (connected.pk, "applied", "run", "", "checked 4 linked issues: 0 resolved, 2 reopened, "
+                                                          "0 deleted in Jira, 2 unchanged")]
+    assert Violation.objects.get(rule_id="image-alt").status == Violation.Status.OPEN
+
+
+def test_an_issue_fetched_on_its_own_is_retried_with_the_runs_own_wait(acme, connected, sandbox):
+    """A key the search left out is fetched alone, and a busy moment there waits through the sleep the
+    run was given, like the search's retries."""
+    sandbox.cfg.site(connected.cloud_id).search_omits_missing_keys = True
+    push_all(acme, connected, ["image-alt", "color-contrast"])  # ACME-1, ACME-2
+    sandbox.delete_issue(None, "ACME-1")
+    sandbox.faults.add(method="GET", path=r"/issue/ACME-1$", kind="error", status=503, count=1)
+    waits: list[float] = []
+    caught = reconcile.reconcile(connection=connected, client=client_for(connected, gate=NoGate()), sleep=waits.append)
+    assert (caught.deleted, waits) == (1, [1.0])
+    assert JiraLink.objects.get(issue_key="ACME-1").status == JiraLink.Status.DELETED
+
+
+def test_the_runs_summary_is_applied_when_anything_changed_and_ignored_otherwise(acme, connected, sandbox, same_clock):
+    """One resolve with one deletion, one resolve with one reopen: a sum that subtracts one of them would
+    call those runs unchanged."""
+    push_all(acme, connected, ["image-alt", "color-contrast", "label"])  # ACME-1 … ACME-3
+    client = client_for(connected, gate=NoGate())
+
+    def summary():
+        reconcile.reconcile(connection=connected, client=client)
+        run = JiraSyncLog.objects.filter(code="run").order_by("pk").last()
+        return run.outcome, run.message.split(": ", 1)[1]
+
+    assert summary() == ("ignored", "0 resolved, 0 reopened, 0 deleted in Jira, 3 unchanged")
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.delete_issue(None, "ACME-3")
+    same_clock.advance(10)
+    assert summary() == ("applied", "1 resolved, 0 reopened, 1 deleted in Jira, 1 unchanged")
+    sandbox.transition_issue(None, "ACME-1", "To Do")
+    sandbox.transition_issue(None, "ACME-2", "Done")
+    same_clock.advance(10)
+    assert summary() == ("applied", "1 resolved, 1 reopened, 0 deleted in Jira, 0 unchanged")

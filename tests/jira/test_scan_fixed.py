@@ -13,7 +13,7 @@ from allyproof.integrations.jira.outbound import scan_fixed
 from allyproof.integrations.jira.outbound import scan_followup
 from allyproof.integrations.jira.connection import webhooks
 from allyproof.integrations.jira.connection.gateway import client_for
-from allyproof.integrations.jira.models import InboundEvent, OutboundWrite, ScanFollowUp, SiteSyncRule
+from allyproof.integrations.jira.models import InboundEvent, JiraSyncLog, OutboundWrite, ScanFollowUp, SiteSyncRule
 from allyproof.integrations.jira.sync_log import sync_log_for_violation
 from allyproof.monitoring import events
 from allyproof.monitoring.models import Violation
@@ -83,6 +83,9 @@ def test_comment_and_done_moves_the_issue_and_its_echo_is_ours(site, pushed, san
     outcomes = list(InboundEvent.objects.filter(issue_key="ACME-1").values_list("outcome", "detail"))
     assert ("echo", "ignored: our own move to Done (fixed by a scan)") in outcomes
     assert all(outcome == "echo" for outcome, _ in outcomes), outcomes
+    # The sync log says which echo it was (a filter reads the code), on the violation's own page.
+    assert JiraSyncLog.objects.filter(direction="inbound", outcome="echo", code="our_transition",
+                                      violation=pushed).exists()
     pushed.refresh_from_db()
     assert pushed.resolved_source.startswith("scan:")
     assert json.dumps(sandbox.conformance.failures) == "[]"

@@ -188,6 +188,32 @@ def test_case3_another_sites_delivery_with_the_same_issue_id_and_time_masks_noth
     assert list(InboundEvent.objects.order_by("pk").values_list("outcome", flat=True)) == ["unmatched", "applied"]
 
 
+def test_case3_two_comments_in_one_millisecond_are_two_changes(linked, sandbox):
+    """No changelog tells them apart, only the comment ids: neither may be taken for the other's replay."""
+    with sandbox.same_millisecond():
+        first = sandbox.add_comment(None, "ACME-1", "Fixed the contrast on the booking page")
+        second = sandbox.add_comment(None, "ACME-1", "And on the footer")
+    sandbox.deliver_pending()
+    events = InboundEvent.objects.filter(event="jira:issue_updated").order_by("pk")
+    assert len({e.timestamp for e in events}) == 1
+    assert [e.dedupe_key.rsplit(":", 1)[-1] for e in events] == [first["id"], second["id"]]
+    assert not JiraSyncLog.objects.filter(code="duplicate").exists()
+
+
+def test_case3_two_issues_deleted_in_one_millisecond_both_free_their_violations(linked, sandbox, connected):
+    """A deletion carries neither changelog nor comment: only the issue tells two of them apart."""
+    other = linked.site.violations.get(rule_id="image-alt")
+    push.violation_push(violation=other, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(other))  # ACME-2
+    with sandbox.same_millisecond():
+        sandbox.delete_issue(None, "ACME-1")
+        sandbox.delete_issue(None, "ACME-2")
+    sandbox.deliver_pending()
+    assert list(JiraLink.objects.filter(violation__in=[linked, other]).values_list("status", flat=True)) == [
+        JiraLink.Status.DELETED, JiraLink.Status.DELETED]
+    assert not JiraSyncLog.objects.filter(code="duplicate").exists()
+
+
 # 6. Deletions noticed -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("search_omits_missing_keys", [False, True])
