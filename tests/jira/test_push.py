@@ -549,3 +549,92 @@ def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third
                                  windows=outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0)))
     assert result.created and len(creates(sandbox)) == 2  # our own second create, found by the search
     assert len(issues_labelled(sandbox, result.link.label)) == 1
+
+
+def zero_windows():
+    from allyproof.integrations.jira.outbound import outcome
+
+    return outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0))
+
+
+def test_with_zero_windows_three_unsure_creates_in_a_row_end_the_attempt_checking(violation, connected, sandbox):
+    """Zero windows, and three creates in a row answer a 500 that made nothing: the attempt stops after the
+    third (a bounded loop, not a stream of creates), frees its reservation and says when to come back (at once:
+    the windows are zero). The next attempt creates once. Mutation testing: a fourth try in the same attempt,
+    a reservation left claimed, or no time to come back went unseen, as no test made three in a row."""
+    from allyproof.core import clock
+
+    sandbox.set_search_lag(None, 0)
+    client = FaultPerCreate(client_for(connected, gate=NoGate()), sandbox, [{"kind": "error", "status": 500}] * 3)
+    attempt = lambda: push.violation_push(violation=violation, connection=connected, client=client,  # noqa: E731
+                                          violation_url=push.absolute_violation_url(violation), windows=zero_windows())
+    with pytest.raises(push.PushChecking) as checking:
+        attempt()
+    assert len(creates(sandbox)) == 3
+    assert checking.value.until == clock.now()
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
+    result = attempt()
+    assert result.created and len(creates(sandbox)) == 4
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
+
+
+def test_a_link_another_worker_commits_after_our_look_is_returned_as_it_is(violation, connected, sandbox):
+    """Another worker's push links this violation after this push found no live link and before it reserves:
+    the unique key sends this push to that row, which it returns as already linked, with no call to Jira.
+    The clock is the seam: `_reserve` reads it first, and that read is where the other worker commits (the race
+    only threads reach otherwise, and the threaded test needs PostgreSQL). Mutation testing: that result
+    (no link, `created` True or None) was never looked at."""
+    from allyproof.core import clock
+
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    theirs = []
+
+    def other_worker_links_first():
+        now = dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)
+        if not theirs:
+            theirs.append(JiraLink.objects.create(
+                organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                dedupe_key=key, project_key="ACME", created_at=now, status=JiraLink.Status.LINKED,
+                issue_key="ACME-7", linked_at=now))
+        return now
+
+    client, before = client_for(connected, gate=NoGate()), len(sandbox.requests)
+    with clock.follow(other_worker_links_first):
+        result = push.violation_push(violation=violation, connection=connected, client=client,
+                                     violation_url=push.absolute_violation_url(violation))
+    assert result.created is False
+    assert (result.link.pk, result.link.issue_key) == (theirs[0].pk, "ACME-7")
+    assert len(sandbox.requests) == before
+
+
+class BrokenSearch:
+    """A client whose label search fails on our side (not a Jira answer: a bug, a closed socket)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def search(self, *args, **kwargs):
+        raise RuntimeError("our side broke mid-search")
+
+
+def test_our_own_failure_during_the_label_search_frees_the_reservation(violation, connected, sandbox):
+    """A lost create, then the label search fails on our side: the error reaches the caller as it was, the
+    claim is released (the next attempt need not wait for it to go stale) and the reservation stays unsure.
+    Mutation testing: releasing nothing turned the error into an AttributeError and left the claim."""
+    sandbox.set_search_lag(None, 240)
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as first:
+        do_push(violation, connected, sandbox)
+    sandbox.clock.advance(first.value.until.timestamp() - sandbox.clock.now())
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected,
+                            client=BrokenSearch(client_for(connected, gate=NoGate())),
+                            violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
