@@ -638,3 +638,24 @@ def test_our_own_failure_during_the_label_search_frees_the_reservation(violation
     assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
     result, _ = push_until_settled(violation, connected, sandbox)
     assert not result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
+
+
+class SearchAnswers:
+    """A client whose label search answers the given issues in the given order."""
+
+    def __init__(self, issues):
+        self._issues = issues
+
+    def search(self, jql, *, fields, page_size):
+        return list(self._issues)
+
+
+def test_the_label_search_puts_the_oldest_issue_first_whatever_order_jira_answers(violation, connected, sandbox):
+    """Two issues carry one label (a duplicate Jira made anyway) and search answers the newer first (ORDER BY
+    created ties when both were created in one instant): the oldest, by id, comes first, because the push
+    links found[0] and convergence keeps it. Mutation testing: sorting on a key the answer lacks kept
+    Jira's order."""
+    link = do_push(violation, connected, sandbox).link
+    found = push.find_by_label(SearchAnswers([{"id": "10011", "key": "ACME-12"}, {"id": "10009", "key": "ACME-10"}]),
+                               link)
+    assert [issue["key"] for issue in found] == ["ACME-10", "ACME-12"]
