@@ -435,7 +435,11 @@ def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violat
     issue = sandbox.jira.find(connected.cloud_id, result.link.issue_key)
     assert issue.properties["allyproof"] == {"dedupeKey": result.link.dedupe_key, "rule": "image-alt",
                                              "site": violation.site.base_url, "violation": url}
-    assert url in json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+    text = json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+    assert url in text
+    # What the violation says and where its guidance is (mutation testing: `issue_input` passing no
+    # description, so the help line stood in for it, or no help URL, went unseen).
+    assert violation.description != violation.help and violation.description in text and violation.help_url in text
 
 
 @pytest.mark.parametrize("name, made", [("Bug", "Bug"), ("", "Task")])
