@@ -68,7 +68,10 @@ def test_push_creates_one_issue_with_label_property_and_link(violation, connecte
     assert link.issue_id == str(issue["id"])  # webhooks match by id: it survives a move to another project
     assert issue["fields"]["issuetype"]["name"] == "Bug"  # the project has Bug: the default
     assert issue["fields"]["summary"] == "[Critical] Images must have alternative text — ACME Dental"
-    assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
+    # Recorded for this site: the diagnostics page lists a connection's writes by it (mutation testing:
+    # the record without its cloud id went unseen).
+    assert OutboundWrite.objects.filter(cloud_id=connected.cloud_id, issue_key="ACME-1", kind="create",
+                                        jira_id=str(issue["id"])).exists()
 
 
 def test_the_issue_url_has_one_slash_whatever_the_site_url_ends_with(violation, connected, sandbox):
@@ -440,6 +443,7 @@ def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violat
     # What the violation says and where its guidance is (mutation testing: `issue_input` passing no
     # description, so the help line stood in for it, or no help URL, went unseen).
     assert violation.description != violation.help and violation.description in text and violation.help_url in text
+    assert f" of {violation.element_count})" in text  # "Sample elements (n of N)"
 
 
 @pytest.mark.parametrize("name, made", [("Bug", "Bug"), ("", "Task")])
@@ -663,3 +667,32 @@ def test_the_label_search_puts_the_oldest_issue_first_whatever_order_jira_answer
     found = push.find_by_label(SearchAnswers([{"id": "10011", "key": "ACME-12"}, {"id": "10009", "key": "ACME-10"}]),
                                link)
     assert [issue["key"] for issue in found] == ["ACME-10", "ACME-12"]
+
+
+def test_a_link_on_another_jira_site_does_not_make_the_violation_pushed_here(violation, connected, sandbox):
+    """The organization pushed this violation to another Jira site before connecting this one: that link is
+    history of the other site, and pushing here creates this site's issue (mutation testing: looking up the
+    live link without the site returned the other site's key as "already in Jira")."""
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id="another-site",
+                            dedupe_key="another-key", project_key="OLD", created_at=violation.first_detected_at,
+                            status=JiraLink.Status.LINKED, issue_key="OLD-1")
+    result = do_push(violation, connected, sandbox)
+    assert result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
+
+
+def test_three_creates_slower_than_the_windows_end_the_attempt_until_the_windows_have_passed(violation, connected,
+                                                                                            sandbox):
+    """Windows of two seconds and a Jira whose creates fail with a 500 after 15 s: each create's search comes
+    after its windows, so the protocol allows the next at once; after three the attempt stops and comes back
+    the windows later, not at once (mutation testing: `now - windows` went unseen)."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira.outbound import outcome
+
+    sandbox.faults.add(kind="error", status=500, count=3, method="POST", path=r"/rest/api/3/issue$")
+    windows = outcome.Windows(commit=dt.timedelta(seconds=1), search_lag=dt.timedelta(seconds=1))
+    with pytest.raises(push.PushChecking) as checking:
+        push.violation_push(violation=violation, connection=connected,
+                            client=SlowCreates(client_for(connected, gate=NoGate()), sandbox, 15),
+                            violation_url=push.absolute_violation_url(violation), windows=windows)
+    assert len(creates(sandbox)) == 3
+    assert checking.value.until == clock.now() + windows.total()
