@@ -696,3 +696,21 @@ def test_three_creates_slower_than_the_windows_end_the_attempt_until_the_windows
                             violation_url=push.absolute_violation_url(violation), windows=windows)
     assert len(creates(sandbox)) == 3
     assert checking.value.until == clock.now() + windows.total()
+
+
+def test_a_repush_returns_the_live_key_beside_a_deleted_one_even_when_the_rules_now_refuse(violation, connected,
+                                                                                          sandbox, rules_for, acme):
+    """The violation's first issue was deleted in Jira (its link kept as history), it was pushed again, and the
+    site's threshold was raised since: pushing once more returns the live key with no call to Jira, as every
+    re-push does (mutation testing: the live-link lookup without its status filter took the deleted link
+    and refused the push by the new threshold)."""
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                            dedupe_key=key, project_key="ACME", created_at=violation.first_detected_at,
+                            issue_key="ACME-90", status=JiraLink.Status.DELETED)
+    first = do_push(violation, connected, sandbox).link
+    rules_for(acme, severities=("minor",))
+    before = len(sandbox.requests)
+    again = do_push(violation, connected, sandbox)
+    assert (again.link.pk, again.link.issue_key, again.created) == (first.pk, first.issue_key, False)
+    assert len(sandbox.requests) == before
