@@ -260,3 +260,19 @@ def test_a_scan_while_jira_needs_reconnecting_or_is_disconnected_calls_nothing(s
         assert autopush.scan_completed(site_id=scanned.pk, new_violation_ids=[], reopened_violation_ids=[violation.pk],
                                        client_for=lambda c: client_for(c, gate=NoGate()), enqueue=None) is None
     assert len(sandbox.requests) == before and not PushJob.objects.exists()
+
+
+def test_a_passing_project_check_clears_the_pause_and_stores_the_issue_type(scanned, rules_for, sandbox,
+                                                                           django_capture_on_commit_callbacks):
+    """Auto-push was paused (a problem on the rule) and the rule had no issue type id (saved while the project
+    could not be checked): once the check passes, the pause is gone and the checked type is stored (mutation
+    testing: keeping the problem, or storing no id, no name or nothing went unseen)."""
+    rule = rules_for(scanned, auto_push=True)
+    type_id, type_name = rule.issue_type_id, rule.issue_type_name
+    assert type_id and type_name
+    SiteSyncRule.objects.filter(pk=rule.pk).update(problems=["Auto-push paused: it was"], issue_type_id="",
+                                                   issue_type_name="")
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is not None
+    rule.refresh_from_db()
+    assert (rule.problems, rule.issue_type_id, rule.issue_type_name) == ([], type_id, type_name)

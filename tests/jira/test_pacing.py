@@ -250,3 +250,12 @@ def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
         gate.wait("bulk")
         assert gate.peek("bulk") == pytest.approx(2.0, abs=1e-9)
     assert gate.peek("bulk") == pytest.approx(0.15, abs=1e-9)  # a single push is held by the interval only
+
+
+@pytest.mark.django_db
+def test_the_default_gate_paces_by_the_configured_milliseconds(settings):
+    """JIRA_PUSH_INTERVAL_MS is milliseconds: 150 spaces calls 0.15 s apart, in the database gate and in Redis's
+    (mutation testing: with the tests' interval of 0, any conversion of it went unseen)."""
+    settings.CONFIG = settings.CONFIG.replace(jira_push_interval_ms=150, redis_url="")
+    gate = pacing.default_gate()
+    assert isinstance(gate, pacing.DatabaseGate) and gate.interval == 0.15
