@@ -259,3 +259,17 @@ def test_the_default_gate_paces_by_the_configured_milliseconds(settings):
     settings.CONFIG = settings.CONFIG.replace(jira_push_interval_ms=150, redis_url="")
     gate = pacing.default_gate()
     assert isinstance(gate, pacing.DatabaseGate) and gate.interval == 0.15
+
+
+@pytest.mark.django_db
+def test_database_gate_paused_until_is_the_later_of_the_site_and_the_global_pause():
+    """What the job page shows as "paused until" (`budget_status`): 0 with no row, the site's own pause, a later
+    global one, and never another site's (mutation testing: `paused_until` had no test in the selection)."""
+    t = FakeTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    assert gate.paused_until("site-a") == 0.0
+    gate.pause("site-b", 90, "jira-burst-based")
+    gate.pause("site-a", 30, "jira-burst-based")
+    assert gate.paused_until("site-a") == t.now + 30
+    gate.pause("site-a", 60, "jira-quota-global-based")
+    assert gate.paused_until("site-a") == t.now + 60
