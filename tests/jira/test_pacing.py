@@ -254,11 +254,18 @@ def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
 
 @pytest.mark.django_db
 def test_the_default_gate_paces_by_the_configured_milliseconds(settings):
-    """JIRA_PUSH_INTERVAL_MS is milliseconds: 150 spaces calls 0.15 s apart, in the database gate and in Redis's
-    (mutation testing: with the tests' interval of 0, any conversion of it went unseen)."""
+    """JIRA_PUSH_INTERVAL_MS is milliseconds: 150 spaces calls 0.15 s apart, in the database gate and in Redis's,
+    each with the points budget (mutation testing: with the tests' interval of 0, any conversion of it went
+    unseen, and the Redis branch had no test)."""
     settings.CONFIG = settings.CONFIG.replace(jira_push_interval_ms=150, redis_url="")
     gate = pacing.default_gate()
     assert isinstance(gate, pacing.DatabaseGate) and gate.interval == 0.15
+    assert gate.budget is not None  # the points budget spaces bulk calls
+    url = redis_url()
+    settings.CONFIG = settings.CONFIG.replace(redis_url=url)
+    gate = pacing.default_gate()
+    assert isinstance(gate, pacing.RedisGate) and gate.interval == 0.15 and gate.budget is not None
+    assert gate.redis.connection_pool.connection_kwargs["db"] == int(url.rsplit("/", 1)[1])  # the configured Redis
 
 
 @pytest.mark.django_db
