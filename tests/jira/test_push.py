@@ -714,3 +714,25 @@ def test_a_repush_returns_the_live_key_beside_a_deleted_one_even_when_the_rules_
     again = do_push(violation, connected, sandbox)
     assert (again.link.pk, again.link.issue_key, again.created) == (first.pk, first.issue_key, False)
     assert len(sandbox.requests) == before
+
+
+class SlowCreatesBrokenSearch(SlowCreates):
+    """Creates come back after 15 s (past the first look) and the label search then fails on our side."""
+
+    def search(self, *args, **kwargs):
+        raise RuntimeError("our side broke mid-search")
+
+
+def test_our_own_failure_during_the_first_look_after_a_timeout_frees_the_reservation(violation, connected, sandbox):
+    """A create times out after 15 s, so the same attempt looks at once, and that search fails on our side:
+    the error reaches the caller, the claim is released and the reservation stays unsure, as when the create
+    itself fails on our side. Before: the claim was kept (the look runs inside `_create`'s except clause, out
+    of reach of its own `except Exception`), and every push of the violation was "in progress" for
+    JIRA_JOB_STALE_SECONDS."""
+    sandbox.faults.add(kind="timeout", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected,
+                            client=SlowCreatesBrokenSearch(client_for(connected, gate=NoGate()), sandbox, 15),
+                            violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
