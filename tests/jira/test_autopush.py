@@ -193,3 +193,86 @@ def test_detected_again_goes_on_past_a_comment_jira_refuses(acme, connected, san
     assert count == 1
     assert list(OutboundWrite.objects.filter(kind="comment").values_list("issue_key", flat=True)) == [
         JiraLink.objects.get(violation=kept).issue_key]
+
+
+def test_auto_push_offers_only_this_scans_new_violations_of_this_site_found_since_it_was_switched_on(
+        scanned, rules_for, sandbox, org, connected):
+    """The scan hands over its new violations: of the ids given, only this site's, first found since auto-push
+    went on, become the job (mutation testing: dropping any one of the three filters went unseen)."""
+    rules_for(scanned, auto_push=True)
+    old, new, not_given = list(scanned.violations.order_by("pk")[:3])
+    Violation.objects.filter(pk__in=[new.pk, not_given.pk]).update(first_detected_at=clock.now() + dt.timedelta(hours=1))
+    elsewhere = factories.site(org, name="Other", base_url="https://other.example/")
+    factories.ingest(elsewhere, factories.axe_fixture("multi_page__site.json"),
+                     scanned_at=clock.now() + dt.timedelta(hours=1))
+    theirs = elsewhere.violations.first()
+    job = autopush.auto_push(site_id=scanned.pk, new_violation_ids=[old.pk, new.pk, theirs.pk],
+                             connection=connected, client=client_for(connected, gate=NoGate()), enqueue=None)
+    assert list(job.items.values_list("violation_id", flat=True)) == [new.pk]
+
+
+def test_auto_push_off_pushes_nothing_even_from_a_rule_that_still_carries_its_since(
+        scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    """Off means off, whatever else the row says: saving the rules clears `auto_push_since` when auto-push goes
+    off, but a row written otherwise (an older version, a hand edit in the database) may keep it, and the guard
+    is the last word (mutation testing: `and` for either `or` of the guard let such a rule through)."""
+    rules_for(scanned, auto_push=True)
+    SiteSyncRule.objects.filter(site=scanned).update(auto_push=False)
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert event.new_violation_ids
+    assert run_scan_completed(event) is None and not PushJob.objects.exists()
+
+
+def test_auto_push_keeps_the_issue_type_the_rule_chose(scanned, rules_for, sandbox, django_capture_on_commit_callbacks):
+    """The project is checked for the rule's own issue type, Task here, not Jira's preferred one (mutation
+    testing: checking with no type switched the rule to Bug)."""
+    rules_for(scanned, auto_push=True, issue_type="Task")
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is not None
+    assert SiteSyncRule.objects.get(site=scanned).issue_type_name == "Task"
+
+
+def test_a_project_jira_no_longer_finds_pauses_auto_push_with_the_reason(scanned, rules_for, sandbox,
+                                                                        django_capture_on_commit_callbacks):
+    """The project is gone (a 404 at the check): not a busy Jira, so auto-push is paused on the rule with the
+    reason, and nothing is queued (mutation testing: that branch had no test; `check = None` crashed)."""
+    rules_for(scanned, auto_push=True)
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    sandbox.faults.add(method="GET", path=r"/project/ACME$", kind="error", status=404)
+    assert run_scan_completed(event) is None and not PushJob.objects.exists()
+    (problem,) = SiteSyncRule.objects.get(site=scanned).problems
+    assert problem.startswith("Auto-push paused: Could not check ACME in Jira:")
+
+
+def test_a_scan_while_jira_needs_reconnecting_or_is_disconnected_calls_nothing(scanned, rules_for, sandbox, connected,
+                                                                              django_capture_on_commit_callbacks):
+    """The connection needs reconnecting, then is disconnected: a scan's reopened violations get no comment and
+    nothing is queued (mutation testing: `and` for `or` in the connection check crashed on no connection)."""
+    from allyproof.integrations.jira.models import JiraConnection
+
+    rules_for(scanned, auto_push=True)
+    violation = scanned.violations.get(rule_id="color-contrast")
+    push.violation_push(violation=violation, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(violation))
+    before = len(sandbox.requests)
+    for status in (JiraConnection.Status.NEEDS_RECONNECT, JiraConnection.Status.DISCONNECTED):
+        JiraConnection.objects.filter(pk=connected.pk).update(status=status)
+        assert autopush.scan_completed(site_id=scanned.pk, new_violation_ids=[], reopened_violation_ids=[violation.pk],
+                                       client_for=lambda c: client_for(c, gate=NoGate()), enqueue=None) is None
+    assert len(sandbox.requests) == before and not PushJob.objects.exists()
+
+
+def test_a_passing_project_check_clears_the_pause_and_stores_the_issue_type(scanned, rules_for, sandbox,
+                                                                           django_capture_on_commit_callbacks):
+    """Auto-push was paused (a problem on the rule) and the rule had no issue type id (saved while the project
+    could not be checked): once the check passes, the pause is gone and the checked type is stored (mutation
+    testing: keeping the problem, or storing no id, no name or nothing went unseen)."""
+    rule = rules_for(scanned, auto_push=True)
+    type_id, type_name = rule.issue_type_id, rule.issue_type_name
+    assert type_id and type_name
+    SiteSyncRule.objects.filter(pk=rule.pk).update(problems=["Auto-push paused: it was"], issue_type_id="",
+                                                   issue_type_name="")
+    event = rescan(scanned, at=clock.now() + dt.timedelta(hours=1), events=django_capture_on_commit_callbacks)
+    assert run_scan_completed(event) is not None
+    rule.refresh_from_db()
+    assert (rule.problems, rule.issue_type_id, rule.issue_type_name) == ([], type_id, type_name)

@@ -4,6 +4,7 @@ link and close the newer, comment the kept key, record the repair; echoes of tho
 import datetime as dt
 
 import pytest
+from django.conf import settings
 
 from allyproof.core import clock
 from allyproof.integrations.jira.outbound import converge
@@ -49,7 +50,11 @@ def test_a_duplicate_jira_made_anyway_is_linked_closed_and_recorded(violation, c
     result, waits = push_until_settled(violation, connected, sandbox)
     assert result.created and waits  # the protocol waited, then (wrongly, as Jira broke its bounds) created
     link = JiraLink.objects.get(pk=result.link.pk)
-    assert link.verify_at is not None
+    # Looked at again once search has caught up with whatever Jira did meanwhile: a look due at once
+    # (mutation testing: `now - windows`) could see one issue before a late duplicate is indexed.
+    windows = dt.timedelta(seconds=settings.CONFIG.jira_commit_window_seconds + settings.CONFIG.jira_search_lag_seconds)
+    assert link.verify_at == link.linked_at + windows
+    assert settle(sandbox, connected, 0) == 0 and JiraLink.objects.get(pk=link.pk).verify_at == link.verify_at
     assert settle(sandbox, connected, 2000) + settle(sandbox, connected, 2000) == 1
     issues = sorted(sandbox.issues(None), key=lambda i: int(i["id"]))
     assert len(issues) == 2

@@ -201,3 +201,82 @@ def test_a_429_with_neither_retry_after_nor_a_reset_pauses_for_the_first_backoff
     gate = NoGate()
     gate_module.pause_for(gate, "site-a", SimpleNamespace(retry_after=None, reset_at=None, reason="jira-burst-based"))
     assert gate.pauses == [("site-a", gate_module.DEFAULT_PAUSE, "jira-burst-based")]
+
+
+class FixedBudget:
+    """A points budget that answers fixed decisions per site and records what it was asked (site, now)."""
+
+    def __init__(self, decisions):
+        self.decisions, self.asked = decisions, []
+
+    def decide(self, site, *, now):
+        from allyproof.integrations.jira.connection import budget
+
+        self.asked.append((site, now))
+        return self.decisions.get(site, budget.Decision())
+
+
+@pytest.mark.django_db
+def test_database_gate_peek_says_how_far_the_next_slot_is_without_taking_it():
+    """A job parks when its next slot is far (`peek`): no row yet is a slot now; a taken slot, a site pause and a
+    global pause each push it out; peeking takes nothing (mutation testing: `peek` had no test of its own,
+    and reading no row, the wrong row or no clock went unseen)."""
+    t = FakeTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    assert gate.peek("site-a") == 0.0  # no row at all yet
+    gate.wait("site-a")
+    assert gate.peek("site-a") == pytest.approx(0.15, abs=1e-9)
+    assert gate.peek("site-a") == pytest.approx(0.15, abs=1e-9)  # the first peek took no slot
+    gate.pause("site-a", 30, "jira-burst-based")
+    assert gate.peek("site-a") == pytest.approx(30, abs=1e-9) and gate.peek("site-b") == 0.0
+    gate.pause("site-b", 60, "jira-quota-global-based")
+    assert gate.peek("site-a") == pytest.approx(60, abs=1e-9) and gate.peek("site-b") == pytest.approx(60, abs=1e-9)
+    assert t.slept == []
+
+
+@pytest.mark.django_db
+def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
+    """With a points budget: a site the budget blocks peeks to the end of the block, and in the bulk lane the
+    bulk spacing (wider than the interval) counts, outside it not (mutation testing: `peek` asking the
+    budget about no site or no time, or leaving out the block or the bulk spacing, went unseen)."""
+    from allyproof.integrations.jira.connection import budget
+
+    t = FakeTime()
+    fixed = FixedBudget({"blocked": budget.Decision(blocked_until=t.now + 45), "bulk": budget.Decision(spacing=2.0)})
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep, budget=fixed)
+    assert gate.peek("blocked") == pytest.approx(45, abs=1e-9)
+    assert fixed.asked == [("blocked", t.now)]
+    with budget.lane(budget.BULK):
+        gate.wait("bulk")
+        assert gate.peek("bulk") == pytest.approx(2.0, abs=1e-9)
+    assert gate.peek("bulk") == pytest.approx(0.15, abs=1e-9)  # a single push is held by the interval only
+
+
+@pytest.mark.django_db
+def test_the_default_gate_paces_by_the_configured_milliseconds(settings):
+    """JIRA_PUSH_INTERVAL_MS is milliseconds: 150 spaces calls 0.15 s apart, in the database gate and in Redis's,
+    each with the points budget (mutation testing: with the tests' interval of 0, any conversion of it went
+    unseen, and the Redis branch had no test)."""
+    settings.CONFIG = settings.CONFIG.replace(jira_push_interval_ms=150, redis_url="")
+    gate = pacing.default_gate()
+    assert isinstance(gate, pacing.DatabaseGate) and gate.interval == 0.15
+    assert gate.budget is not None  # the points budget spaces bulk calls
+    url = redis_url()
+    settings.CONFIG = settings.CONFIG.replace(redis_url=url)
+    gate = pacing.default_gate()
+    assert isinstance(gate, pacing.RedisGate) and gate.interval == 0.15 and gate.budget is not None
+    assert gate.redis.connection_pool.connection_kwargs["db"] == int(url.rsplit("/", 1)[1])  # the configured Redis
+
+
+@pytest.mark.django_db
+def test_database_gate_paused_until_is_the_later_of_the_site_and_the_global_pause():
+    """What the job page shows as "paused until" (`budget_status`): 0 with no row, the site's own pause, a later
+    global one, and never another site's (mutation testing: `paused_until` had no test in the selection)."""
+    t = FakeTime()
+    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    assert gate.paused_until("site-a") == 0.0
+    gate.pause("site-b", 90, "jira-burst-based")
+    gate.pause("site-a", 30, "jira-burst-based")
+    assert gate.paused_until("site-a") == t.now + 30
+    gate.pause("site-a", 60, "jira-quota-global-based")
+    assert gate.paused_until("site-a") == t.now + 60

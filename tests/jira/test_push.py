@@ -68,7 +68,10 @@ def test_push_creates_one_issue_with_label_property_and_link(violation, connecte
     assert link.issue_id == str(issue["id"])  # webhooks match by id: it survives a move to another project
     assert issue["fields"]["issuetype"]["name"] == "Bug"  # the project has Bug: the default
     assert issue["fields"]["summary"] == "[Critical] Images must have alternative text — ACME Dental"
-    assert OutboundWrite.objects.filter(issue_key="ACME-1", kind="create").exists()
+    # Recorded for this site: the diagnostics page lists a connection's writes by it (mutation testing:
+    # the record without its cloud id went unseen).
+    assert OutboundWrite.objects.filter(cloud_id=connected.cloud_id, issue_key="ACME-1", kind="create",
+                                        jira_id=str(issue["id"])).exists()
 
 
 def test_the_issue_url_has_one_slash_whatever_the_site_url_ends_with(violation, connected, sandbox):
@@ -435,7 +438,12 @@ def test_the_issue_carries_the_dedupe_key_and_links_back_to_the_violation(violat
     issue = sandbox.jira.find(connected.cloud_id, result.link.issue_key)
     assert issue.properties["allyproof"] == {"dedupeKey": result.link.dedupe_key, "rule": "image-alt",
                                              "site": violation.site.base_url, "violation": url}
-    assert url in json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+    text = json.dumps(sandbox.get_issue(None, result.link.issue_key)["fields"]["description"])
+    assert url in text
+    # What the violation says and where its guidance is (mutation testing: `issue_input` passing no
+    # description, so the help line stood in for it, or no help URL, went unseen).
+    assert violation.description != violation.help and violation.description in text and violation.help_url in text
+    assert f" of {violation.element_count})" in text  # "Sample elements (n of N)"
 
 
 @pytest.mark.parametrize("name, made", [("Bug", "Bug"), ("", "Task")])
@@ -549,3 +557,182 @@ def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third
                                  windows=outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0)))
     assert result.created and len(creates(sandbox)) == 2  # our own second create, found by the search
     assert len(issues_labelled(sandbox, result.link.label)) == 1
+
+
+def zero_windows():
+    from allyproof.integrations.jira.outbound import outcome
+
+    return outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0))
+
+
+def test_with_zero_windows_three_unsure_creates_in_a_row_end_the_attempt_checking(violation, connected, sandbox):
+    """Zero windows, and three creates in a row answer a 500 that made nothing: the attempt stops after the
+    third (a bounded loop, not a stream of creates), frees its reservation and says when to come back (at once:
+    the windows are zero). The next attempt creates once. Mutation testing: a fourth try in the same attempt,
+    a reservation left claimed, or no time to come back went unseen, as no test made three in a row."""
+    from allyproof.core import clock
+
+    sandbox.set_search_lag(None, 0)
+    client = FaultPerCreate(client_for(connected, gate=NoGate()), sandbox, [{"kind": "error", "status": 500}] * 3)
+    attempt = lambda: push.violation_push(violation=violation, connection=connected, client=client,  # noqa: E731
+                                          violation_url=push.absolute_violation_url(violation), windows=zero_windows())
+    with pytest.raises(push.PushChecking) as checking:
+        attempt()
+    assert len(creates(sandbox)) == 3
+    assert checking.value.until == clock.now()
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
+    result = attempt()
+    assert result.created and len(creates(sandbox)) == 4
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
+
+
+def test_a_link_another_worker_commits_after_our_look_is_returned_as_it_is(violation, connected, sandbox):
+    """Another worker's push links this violation after this push found no live link and before it reserves:
+    the unique key sends this push to that row, which it returns as already linked, with no call to Jira.
+    The clock is the seam: `_reserve` reads it first, and that read is where the other worker commits (the race
+    only threads reach otherwise, and the threaded test needs PostgreSQL). Mutation testing: that result
+    (no link, `created` True or None) was never looked at."""
+    from allyproof.core import clock
+
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    theirs = []
+
+    def other_worker_links_first():
+        now = dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)
+        if not theirs:
+            theirs.append(JiraLink.objects.create(
+                organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                dedupe_key=key, project_key="ACME", created_at=now, status=JiraLink.Status.LINKED,
+                issue_key="ACME-7", linked_at=now))
+        return now
+
+    client, before = client_for(connected, gate=NoGate()), len(sandbox.requests)
+    with clock.follow(other_worker_links_first):
+        result = push.violation_push(violation=violation, connection=connected, client=client,
+                                     violation_url=push.absolute_violation_url(violation))
+    assert result.created is False
+    assert (result.link.pk, result.link.issue_key) == (theirs[0].pk, "ACME-7")
+    assert len(sandbox.requests) == before
+
+
+class BrokenSearch:
+    """A client whose label search fails on our side (not a Jira answer: a bug, a closed socket)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def search(self, *args, **kwargs):
+        raise RuntimeError("our side broke mid-search")
+
+
+def test_our_own_failure_during_the_label_search_frees_the_reservation(violation, connected, sandbox):
+    """A lost create, then the label search fails on our side: the error reaches the caller as it was, the
+    claim is released (the next attempt need not wait for it to go stale) and the reservation stays unsure.
+    Mutation testing: releasing nothing turned the error into an AttributeError and left the claim."""
+    sandbox.set_search_lag(None, 240)
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(push.PushChecking) as first:
+        do_push(violation, connected, sandbox)
+    sandbox.clock.advance(first.value.until.timestamp() - sandbox.clock.now())
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected,
+                            client=BrokenSearch(client_for(connected, gate=NoGate())),
+                            violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"
+    result, _ = push_until_settled(violation, connected, sandbox)
+    assert not result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
+
+
+class SearchAnswers:
+    """A client whose label search answers the given issues in the given order."""
+
+    def __init__(self, issues):
+        self._issues = issues
+
+    def search(self, jql, *, fields, page_size):
+        return list(self._issues)
+
+
+def test_the_label_search_puts_the_oldest_issue_first_whatever_order_jira_answers(violation, connected, sandbox):
+    """Two issues carry one label (a duplicate Jira made anyway) and search answers the newer first (ORDER BY
+    created ties when both were created in one instant): the oldest, by id, comes first, because the push
+    links found[0] and convergence keeps it. Mutation testing: sorting on a key the answer lacks kept
+    Jira's order."""
+    link = do_push(violation, connected, sandbox).link
+    found = push.find_by_label(SearchAnswers([{"id": "10011", "key": "ACME-12"}, {"id": "10009", "key": "ACME-10"}]),
+                               link)
+    assert [issue["key"] for issue in found] == ["ACME-10", "ACME-12"]
+
+
+def test_a_link_on_another_jira_site_does_not_make_the_violation_pushed_here(violation, connected, sandbox):
+    """The organization pushed this violation to another Jira site before connecting this one: that link is
+    history of the other site, and pushing here creates this site's issue (mutation testing: looking up the
+    live link without the site returned the other site's key as "already in Jira")."""
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id="another-site",
+                            dedupe_key="another-key", project_key="OLD", created_at=violation.first_detected_at,
+                            status=JiraLink.Status.LINKED, issue_key="OLD-1")
+    result = do_push(violation, connected, sandbox)
+    assert result.created and result.link.issue_key == "ACME-1" and len(creates(sandbox)) == 1
+
+
+def test_three_creates_slower_than_the_windows_end_the_attempt_until_the_windows_have_passed(violation, connected,
+                                                                                            sandbox):
+    """Windows of two seconds and a Jira whose creates fail with a 500 after 15 s: each create's search comes
+    after its windows, so the protocol allows the next at once; after three the attempt stops and comes back
+    the windows later, not at once (mutation testing: `now - windows` went unseen)."""
+    from allyproof.core import clock
+    from allyproof.integrations.jira.outbound import outcome
+
+    sandbox.faults.add(kind="error", status=500, count=3, method="POST", path=r"/rest/api/3/issue$")
+    windows = outcome.Windows(commit=dt.timedelta(seconds=1), search_lag=dt.timedelta(seconds=1))
+    with pytest.raises(push.PushChecking) as checking:
+        push.violation_push(violation=violation, connection=connected,
+                            client=SlowCreates(client_for(connected, gate=NoGate()), sandbox, 15),
+                            violation_url=push.absolute_violation_url(violation), windows=windows)
+    assert len(creates(sandbox)) == 3
+    assert checking.value.until == clock.now() + windows.total()
+
+
+def test_a_repush_returns_the_live_key_beside_a_deleted_one_even_when_the_rules_now_refuse(violation, connected,
+                                                                                          sandbox, rules_for, acme):
+    """The violation's first issue was deleted in Jira (its link kept as history), it was pushed again, and the
+    site's threshold was raised since: pushing once more returns the live key with no call to Jira, as every
+    re-push does (mutation testing: the live-link lookup without its status filter took the deleted link
+    and refused the push by the new threshold)."""
+    key = push.dedupe_key(organization_id=connected.organization_id, cloud_id=connected.cloud_id, violation=violation)
+    JiraLink.objects.create(organization_id=connected.organization_id, violation=violation, cloud_id=connected.cloud_id,
+                            dedupe_key=key, project_key="ACME", created_at=violation.first_detected_at,
+                            issue_key="ACME-90", status=JiraLink.Status.DELETED)
+    first = do_push(violation, connected, sandbox).link
+    rules_for(acme, severities=("minor",))
+    before = len(sandbox.requests)
+    again = do_push(violation, connected, sandbox)
+    assert (again.link.pk, again.link.issue_key, again.created) == (first.pk, first.issue_key, False)
+    assert len(sandbox.requests) == before
+
+
+class SlowCreatesBrokenSearch(SlowCreates):
+    """Creates come back after 15 s (past the first look) and the label search then fails on our side."""
+
+    def search(self, *args, **kwargs):
+        raise RuntimeError("our side broke mid-search")
+
+
+def test_our_own_failure_during_the_first_look_after_a_timeout_frees_the_reservation(violation, connected, sandbox):
+    """A create times out after 15 s, so the same attempt looks at once, and that search fails on our side:
+    the error reaches the caller, the claim is released and the reservation stays unsure, as when the create
+    itself fails on our side. Before: the claim was kept (the look runs inside `_create`'s except clause, out
+    of reach of its own `except Exception`), and every push of the violation was "in progress" for
+    JIRA_JOB_STALE_SECONDS."""
+    sandbox.faults.add(kind="timeout", method="POST", path=r"/rest/api/3/issue$")
+    with pytest.raises(RuntimeError, match="our side broke"):
+        push.violation_push(violation=violation, connection=connected,
+                            client=SlowCreatesBrokenSearch(client_for(connected, gate=NoGate()), sandbox, 15),
+                            violation_url=push.absolute_violation_url(violation))
+    link = JiraLink.objects.get(violation=violation)
+    assert (link.claim, link.claimed_at) == ("", None) and link.state_label == "Checking Jira…"

@@ -55,6 +55,10 @@ def test_pause_lengths_retry_after_then_reset_then_atlassians_first_backoff():
     assert pacing.pause_seconds(retry_after=None, reset_in=-3) == pacing.DEFAULT_PAUSE
     assert pacing.pause_seconds(retry_after=None, reset_in=None) == 2.0
     assert pacing.pause_seconds(retry_after=0, reset_in=None) == 0
+    # A reset under a second away is waited for as it is; one due now is no pause at all, so the first
+    # backoff applies (mutation testing: `> 1` and `>= 0` on the reset went unseen).
+    assert pacing.pause_seconds(retry_after=None, reset_in=0.5) == 0.5
+    assert pacing.pause_seconds(retry_after=None, reset_in=0) == pacing.DEFAULT_PAUSE
 
 
 def test_redis_gate_holds_a_slot_reserved_before_the_pause():

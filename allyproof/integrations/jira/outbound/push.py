@@ -251,10 +251,16 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
         log.warning("jira.push.outcome_unknown violation=%s link=%s", violation.pk, link.pk)
         link.after_unknown = True
         link.save(update_fields=["after_unknown"])
-        return _check_unknown(client, link, windows)  # the first look if due (after a timeout), else PushChecking
     except JiraError:
         _known_failure(link)
         raise
     except Exception:
         _release(link)  # our own failure mid-request: unsure, the marks stay (a killed process releases nothing)
+        raise
+    try:  # outside the clauses above, so that our own failure during the look is released too
+        return _check_unknown(client, link, windows)  # the first look if due (after a timeout), else PushChecking
+    except PushChecking:
+        raise
+    except Exception:
+        _release(link)
         raise
