@@ -53,7 +53,8 @@ TOTAL, REPLAY_SHARE, SEQUENCES, PLAIN_DONE, FOREIGN = 10_000, 0.20, 200, 800, 1_
 TARGET_RATE, TARGET_P99_MS = 300, 100
 
 
-def production_env(workdir: Path, db: str, redis: str, web_workers: int, consumers: int) -> dict[str, str]:
+def production_env(workdir: Path, db: str, redis: str, web_workers: int, consumers: int,
+                   consumer_nice: int = 0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALLYPROOF_", "DATABASE_URL", "REDIS_URL"))}
     env.update(
         ALLYPROOF_ENV="production", ALLYPROOF_DATA_DIR=str(workdir / "data"), PYTHONPATH=str(REPO_ROOT),
@@ -62,7 +63,8 @@ def production_env(workdir: Path, db: str, redis: str, web_workers: int, consume
         ALLYPROOF_ENCRYPTION_KEYS="p1:dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTMyYnk=",
         ALLYPROOF_PUBLIC_URL=f"https://{HOST}", ATLASSIAN_CLIENT_ID=world.CLIENT_ID,
         ATLASSIAN_CLIENT_SECRET=world.CLIENT_SECRET, ALLYPROOF_PORT="0", ALLYPROOF_WEB_WORKERS=str(web_workers),
-        ALLYPROOF_CONSUMERS=str(consumers), DATABASE_URL=db, REDIS_URL=redis, DJANGO_SETTINGS_MODULE="allyproof.settings",
+        ALLYPROOF_CONSUMERS=str(consumers), ALLYPROOF_CONSUMER_NICE=str(consumer_nice), DATABASE_URL=db,
+        REDIS_URL=redis, DJANGO_SETTINGS_MODULE="allyproof.settings",
         ALLYPROOF_LOG_FORMAT="json")
     return env
 
@@ -304,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
                         help="ALLYPROOF_WEB_WORKERS (default serve's, 2 × CPUs + 1)")
     parser.add_argument("--consumers", type=int, default=2, help="ALLYPROOF_CONSUMERS (default 2, serve's)")
+    parser.add_argument("--consumer-nice", type=int, default=0, help="ALLYPROOF_CONSUMER_NICE (default 0, serve's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--child", choices=["setup", "census"], help=argparse.SUPPRESS)
     parser.add_argument("--arg", action="append", default=[], help=argparse.SUPPRESS)
@@ -319,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="allyproof-bench-intake-"))
     (workdir / "data").mkdir()
-    env = production_env(workdir, args.db, args.redis, args.web_workers, args.consumers)
+    env = production_env(workdir, args.db, args.redis, args.web_workers, args.consumers, args.consumer_nice)
     subprocess.run(["redis-cli", "-u", args.redis, "flushdb"], check=True, capture_output=True)
     setup, data = _world(args.db, workdir)
     deliveries, expected_changes = plan(data, args.seed)
@@ -380,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     after = {role: (cpu2[role] - cpu1[role]) / n * 1000 for role in cpu2}
     total_ms = sum(per.values()) + sender_cpu / n * 1000
     print(f"\nworld {setup['connections']} connections, {setup['links']} links; serve: gunicorn "
-          f"{args.web_workers} sync workers, {args.consumers} consumers on Redis, PostgreSQL; sender: asyncio raw "
+          f"{args.web_workers} sync workers, {args.consumers} consumers on Redis (nice {args.consumer_nice}), "
+          f"PostgreSQL; sender: asyncio raw "
           f"sockets, {args.concurrency} in flight{f', open loop at {args.rate:g}/s' if args.rate else ''}; {os.cpu_count()} CPUs")
     print(f"sent {n} ({distinct} distinct, {n - distinct} replays) in {wall:.2f} s: {rate:.1f}/s; latency p50 "
           f"{pct(50):.1f} ms, p95 {pct(95):.1f} ms, p99 {pct(99):.1f} ms, max {times[-1] * 1000:.1f} ms; "

@@ -267,7 +267,7 @@ def test_serve_refuses_bad_settings_before_starting_anything(tmp_path, variable,
     assert not (tmp_path / "data").exists()  # nothing migrated, nothing created
 
 
-def test_web_workers_default_to_gunicorns_advice_and_the_environment_overrides_it():
+def serve_script():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("serve_script", ROOT / "scripts" / "serve.py")
@@ -277,5 +277,29 @@ def test_web_workers_default_to_gunicorns_advice_and_the_environment_overrides_i
         spec.loader.exec_module(serve)
     finally:
         del sys.modules[spec.name]
+    return serve
+
+
+def test_consumers_start_at_a_lower_cpu_priority_than_the_web_workers(tmp_path):
+    serve = serve_script()
+    assert serve.plan_from({}).consumer_nice == 10 and serve.plan_from({"ALLYPROOF_CONSUMER_NICE": "0"}).consumer_nice == 0
+    report = "import os, sys; open(sys.argv[1], 'w').write(str(os.nice(0)))"
+    cmds = {name: [sys.executable, "-c", report, str(tmp_path / name)] for name in ("web", "consumer-1")}
+    read_fd, write_fd = os.pipe()  # serve hands gunicorn a listening socket's fd; any inheritable fd will do here
+    os.set_inheritable(read_fd, True)
+    supervisor = serve.Supervisor(serve.plan_from({}), dict(os.environ), cmds, read_fd)
+    for name in cmds:
+        supervisor.start(name)
+    for process in supervisor.running.values():
+        process.wait(timeout=30)
+    os.close(read_fd)
+    os.close(write_fd)
+    base = os.nice(0)
+    assert int((tmp_path / "web").read_text()) == base
+    assert int((tmp_path / "consumer-1").read_text()) == min(19, base + 10)
+
+
+def test_web_workers_default_to_gunicorns_advice_and_the_environment_overrides_it():
+    serve = serve_script()
     assert serve.plan_from({}).web_workers == 2 * (os.cpu_count() or 1) + 1  # sync workers wait on the database
     assert serve.plan_from({"ALLYPROOF_WEB_WORKERS": "3"}).web_workers == 3
