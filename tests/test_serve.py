@@ -78,6 +78,15 @@ class Served:
             time.sleep(0.2)
         raise AssertionError(f"no serve.{name} within {timeout} s:\n" + "".join(self.lines[-40:]))
 
+    def wait_for_text(self, text: str, timeout: float = 120) -> None:
+        """A child's own start-up line (a consumer at a lower priority says it later than serve's events)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.process.poll() is None, "serve exited early:\n" + "".join(self.lines[-40:])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(self.lines[-40:]))
+            time.sleep(0.2)
+
     def health(self, base: str) -> httpx.Response:
         deadline = time.monotonic() + 60
         while True:
@@ -181,6 +190,8 @@ def test_serve_on_postgres_and_redis(tmp_path, fresh_postgres_url):
         started = {event["process"]: event["pid"] for event in served.events("started")}
         assert set(started) == {"web", "consumer-1", "consumer-2"}
         # Exactly one scheduler: the first consumer runs periodic tasks, the second does not.
+        served.wait_for_text("Periodic tasks are enabled.")
+        served.wait_for_text("Periodic tasks are disabled.")
         assert served.output().count("Periodic tasks are enabled.") == 1
         assert served.output().count("Periodic tasks are disabled.") == 1
 
