@@ -1,6 +1,23 @@
+import os
+
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
 
 from tests import factories
+
+# On SQLite the test database is in memory, and the live server's threads share the test's one connection
+# (nothing else can see that database). Django's threaded server then runs two requests of one page at
+# once on that connection: the sync-rules POST and the page's issue-type fetch together failed with
+# sqlite3's "bad parameter or other API misuse" in CI. The plain server takes one request at a time (and
+# answers "Connection: close", so a browser's idle connection holds nothing up). PostgreSQL keeps threads.
+class _OneRequestAtATime(WSGIServer):
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)  # the serving thread itself holds the shared connection already
+
+
+if not os.environ.get("DATABASE_URL"):
+    LiveServerThread.server_class = _OneRequestAtATime
 
 # The browser fixtures are registered once, here: one sync Playwright session per test run
 # (a second one in the same thread would fail).
