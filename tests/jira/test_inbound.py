@@ -366,3 +366,74 @@ def test_the_last_webhook_stamp_is_written_at_most_once_a_minute(linked, sandbox
     assert stamp_after_a_delivery("To Do") == first
     same_clock.advance(31)
     assert (stamp_after_a_delivery("In Progress") - first).total_seconds() == 61
+
+
+def _done_delivery(sandbox):
+    """The body Jira sends when ACME-1 moves to Done (delivered once, so it is on record)."""
+    bodies = []
+    send = sandbox.webhook_sender
+    sandbox.webhook_sender = lambda url, headers, body: bodies.append(json.loads(body)) or send(url, headers, body)
+    sandbox.transition_issue(None, "ACME-1", "Done")
+    sandbox.deliver_pending()
+    sandbox.webhook_sender = send
+    return bodies[0]
+
+
+def _replay_line(client, body, identifier):
+    """Sends body under two new identifiers (the first may be new, the second is a replay); the replay's line."""
+    post(client, body, token=signed(), identifier=f"{identifier}-a")
+    response = post(client, body, token=signed(), identifier=f"{identifier}-b")
+    assert response.status_code == 200 and response.json() == {"outcome": "duplicate"}
+    return JiraSyncLog.objects.filter(outcome="duplicate").latest("pk")
+
+
+def test_a_replay_naming_the_issue_by_its_id_alone_is_on_the_violations_log(linked, sandbox, client):
+    body = _done_delivery(sandbox)
+    by_id = {**body, "issue": {k: v for k, v in body["issue"].items() if k not in ("key", "self")}}
+    line = _replay_line(client, by_id, "by-id")
+    assert (line.violation_id, line.issue_key) == (linked.pk, "ACME-1")  # the key comes from our link
+
+
+def test_a_replay_naming_our_key_with_an_id_we_do_not_know_is_found_by_the_key(linked, sandbox, client):
+    body = _done_delivery(sandbox)
+    unknown_id = {**body, "issue": {**body["issue"], "id": "999999"}}
+    line = _replay_line(client, unknown_id, "unknown-id")
+    assert (line.violation_id, line.issue_key) == (linked.pk, "ACME-1")
+
+
+def test_a_replay_naming_an_unknown_issue_by_id_alone_names_no_issue_and_no_violation(linked, sandbox, client):
+    body = _done_delivery(sandbox)
+    unknown = {**body, "issue": {"id": "999999", "fields": body["issue"]["fields"]}}
+    line = _replay_line(client, unknown, "unknown")
+    assert (line.violation_id, line.issue_key) == (None, "")
+
+
+@pytest.mark.parametrize("named", ["first_by_id", "second_by_id"])
+def test_a_replays_line_follows_the_issue_id_over_a_key_another_link_holds(named, linked, acme, connected, sandbox,
+                                                                          client):
+    """One issue moved to a key another of our issues once had: the id is the identity, whichever link the
+    lookup meets first (ACME-1's link is the older)."""
+    other = acme.violations.exclude(pk=linked.pk).first()
+    push.violation_push(violation=other, connection=connected, client=client_for(connected, gate=NoGate()),
+                        violation_url=push.absolute_violation_url(other))
+    first, second = JiraLink.objects.get(violation=linked), JiraLink.objects.get(violation=other)
+    assert (first.issue_key, second.issue_key) == ("ACME-1", "ACME-2")
+    by_id, by_key = (first, second) if named == "first_by_id" else (second, first)
+    body = _done_delivery(sandbox)
+    crossed = {**body, "issue": {**body["issue"], "id": by_id.issue_id, "key": by_key.issue_key}}
+    line = _replay_line(client, crossed, named)
+    assert (line.violation_id, line.issue_key) == (by_id.violation_id, by_key.issue_key)
+
+
+def test_a_replay_naming_no_issue_names_none_on_its_line(linked, client):
+    body = {"webhookEvent": "jira:version_released", "timestamp": 1764547200000}
+    line = _replay_line(client, body, "no-issue")
+    assert (line.violation_id, line.issue_key) == (None, "")
+
+
+def test_a_refusal_names_the_deliverys_identifier_on_its_line(client, connected):
+    response = client.post(url_of(connected), b"{not json", content_type="application/json",
+                           headers={"Authorization": f"Bearer {signed()}",
+                                    "X-Atlassian-Webhook-Identifier": "refused-delivery-7"})
+    assert response.status_code == 400
+    assert list(JiraSyncLog.objects.values_list("outcome", "identifier")) == [("refused", "refused-delivery-7")]
