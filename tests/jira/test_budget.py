@@ -176,6 +176,7 @@ def test_a_spent_pool_pauses_bulk_work_until_the_reset_and_fails_nothing(acme, s
     job.refresh_from_db()
     reset = (budget.hour_of(now) + 1) * 3600
     assert job.status == PushJob.Status.QUEUED and parked == [pytest.approx(reset - now, abs=1)]
+    assert job.wake_at.timestamp() == pytest.approx(reset, abs=1)  # the queue wakes it at the reset
     assert set(job.items.values_list("status", "attempts")) == {(PushJobItem.Status.PENDING, 0)}
     assert sandbox.issues(None) == []
     # Without a queue to park in (a plain loop), the job waits for the reset and pushes everything.

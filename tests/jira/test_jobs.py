@@ -3,10 +3,11 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from allyproof.core import clock
-from allyproof.integrations.jira.outbound import job_control, jobs
+from allyproof.integrations.jira.outbound import job_control, jobs, outcome
 from allyproof.integrations.jira.connection import pacing
 from allyproof.integrations.jira.outbound import push
 from allyproof.integrations.jira.connection.gateway import client_for
@@ -139,6 +140,7 @@ def test_refusals_that_made_nothing_give_up_after_max_attempts(acme, sandbox):
     run(job, sandbox)
     [(_, status, _, reason)] = item_states(job)
     assert status == "failed" and "gave up after 6 attempts" in reason
+    assert job.items.get().attempts == jobs.MAX_ATTEMPTS == 6  # the row counts what the reason says
     assert PushJob.objects.get(pk=job.pk).status == PushJob.Status.COMPLETED
 
 
@@ -272,3 +274,150 @@ def test_a_disconnect_cancels_only_this_organizations_unfinished_jobs(acme, sand
     job_control.push_jobs_cancel(connected)
     assert dict(PushJob.objects.values_list("pk", "status")) == {
         own.pk: PushJob.Status.CANCELLED, finished.pk: PushJob.Status.COMPLETED, theirs.pk: PushJob.Status.QUEUED}
+
+
+def test_an_item_level_refusal_fails_that_item_alone_and_the_job_goes_on(acme, sandbox):
+    """A 400 about the item (no field of the rule named): that item fails with Jira's words, stamped now;
+    the others are pushed, the job completes, and the rule shows no problem."""
+    violations = list(acme.violations.order_by("rule_id")[:3])
+    sandbox.faults.add(kind="error", status=400, method="POST", path=r"/rest/api/3/issue$", count=1)
+    job = make_job(acme, violations)
+    run(job, sandbox)
+    job.refresh_from_db()
+    assert (job.status, job.cancel_reason) == (PushJob.Status.COMPLETED, "")
+    first, *rest = job.items.order_by("position")
+    assert (first.status, first.reason, first.updated_at) == (
+        PushJobItem.Status.FAILED, "Jira refused the request: Service Unavailable", clock.now())
+    assert [item.status for item in rest] == [PushJobItem.Status.PUSHED] * 2
+    acme.jira_rule.refresh_from_db()
+    assert acme.jira_rule.problems == []
+
+
+def test_a_rule_level_refusal_stamps_the_items_it_stops_and_the_job(acme, sandbox, rules_for):
+    rules_for(acme, issue_type="Bug")
+    sandbox.set_required_field(None, "ACME", "Bug", "customfield_10060", "Cost centre", has_default=False)
+    job = make_job(acme)
+    run(job, sandbox)
+    job.refresh_from_db()
+    assert job.cancel_reason.startswith("Jira now requires Cost centre for Bug in ACME")  # the rule's type
+    assert job.finished_at == clock.now()
+    assert set(job.items.values_list("reason", "updated_at")) >= {(jobs.NOT_SENT, clock.now())}
+    assert None not in set(job.items.values_list("updated_at", flat=True))
+
+
+def test_a_rule_level_message_names_the_rules_project_now_and_its_default_type(acme, sandbox, rules_for):
+    """The job was made for ACME; the rule moved to BETA before its first item, with no issue type saved
+    (pushes then send "Task"): the message names what the create asked for. Without the type's id there is
+    no createmeta to ask for the field's name, so the message names its id."""
+    job = make_job(acme)
+    rule = rules_for(acme, key="BETA")
+    type(rule).objects.filter(pk=rule.pk).update(issue_type_name="", issue_type_id="")
+    sandbox.set_required_field(None, "BETA", "Task", "customfield_10060", "Cost centre", has_default=False)
+    run(job, sandbox)
+    job.refresh_from_db()
+    assert job.cancel_reason == ("Jira now requires customfield_10060 for Task in BETA — fix it in Jira or in Sync "
+                                 "rules, then Retry failed")
+
+
+def test_a_long_rule_level_message_is_cut_to_the_jobs_field_and_kept_whole_on_the_rule(acme, sandbox, rules_for):
+    rules_for(acme, issue_type="Task")
+    name = "Cost centre of the department that owns this page " * 4
+    sandbox.set_required_field(None, "ACME", "Task", "customfield_10060", name, has_default=False)
+    job = make_job(acme)
+    run(job, sandbox)
+    job.refresh_from_db()
+    acme.jira_rule.refresh_from_db()
+    [message] = acme.jira_rule.problems
+    assert len(message) > 200 and name in message
+    assert job.cancel_reason == message[:200]
+
+
+def test_a_refusal_after_the_rule_was_deleted_names_the_jobs_project_and_task(acme, sandbox):
+    """The rule removed while the create was out (a person un-routed the site): the breaker still speaks of
+    what the job was made for, and there is no rule row to mark."""
+    from allyproof.integrations.jira.connection.errors import JiraValidationError
+
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    acme.jira_rule.delete()
+    item = job.items.get()
+    refused = JiraValidationError("Jira refused the request", errors={"customfield_10060": "Cost centre is required."})
+    jobs._refused(item, refused, job=job, client=None)
+    job.refresh_from_db()
+    assert (job.status, job.cancel_reason) == (
+        PushJob.Status.CANCELLED,
+        "Jira now requires customfield_10060 for Task in ACME — fix it in Jira or in Sync rules, then Retry failed")
+
+
+def test_an_item_whose_create_was_lost_waits_checking_until_the_protocols_next_look(acme, sandbox):
+    """A lost create: the item stays pending, says "Checking Jira…", is stamped now and not due before the
+    protocol's next label search; the job parks meanwhile (its thread is free) and later finds the issue."""
+    violation = acme.violations.get(rule_id="image-alt")
+    sandbox.set_search_lag(None, 240)
+    sandbox.faults.add(kind="drop_response_after_commit", method="POST", path=r"/rest/api/3/issue$")
+    job = make_job(acme, [violation])
+    parked = []
+    gate = NoGate()
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5, park=lambda pk, wait: parked.append((pk, wait)))
+    item = job.items.get()
+    link = JiraLink.objects.get(violation=violation)
+    assert (item.status, item.reason, item.updated_at) == (PushJobItem.Status.PENDING, jobs.CHECKING, clock.now())
+    step = outcome.next_step(sent_at=link.sent_at, checked_at=link.checked_at, now=clock.now(),
+                             windows=outcome.Windows.from_config(settings.CONFIG))
+    assert step.action == "wait" and item.not_before == step.at > clock.now()
+    assert parked == [(job.pk, (item.not_before - clock.now()).total_seconds())]
+    run(job, sandbox)
+    assert item_states(job) == [("image-alt", "pushed", "ACME-1", "")]
+    assert len(sandbox.issues(None)) == 1
+
+
+class SlowGate(NoGate):
+    """Each call to Jira takes 0.2 s of the shared clock: a job's turn (jobs.TURN) runs out after a few."""
+
+    def __init__(self, sandbox):
+        super().__init__()
+        self.sandbox = sandbox
+
+    def wait(self, site, max_wait=None):
+        super().wait(site, max_wait)
+        self.sandbox.clock.advance(0.2)
+
+    def peek(self, site):
+        return 0.0
+
+
+@pytest.mark.parametrize("other", ["none", "due", "asleep"])
+def test_a_job_hands_its_thread_back_after_its_turn_only_when_another_job_is_due(other, acme, sandbox):
+    """Round robin over jobs: past its turn, a job with another job queued and due goes back to the queue
+    (wake now, parked for 0 s); with no other job, or only one asleep until later, it goes on to the end."""
+    violations = list(acme.violations.order_by("rule_id")[:6])
+    job = make_job(acme, violations[:5])
+    elsewhere = make_job(acme, violations[5:])  # another worker's job, running: parking ours leaves it be
+    PushJob.objects.filter(pk=elsewhere.pk).update(status=PushJob.Status.RUNNING)
+    if other != "none":
+        waiting = make_job(acme, violations[5:])
+        if other == "asleep":
+            PushJob.objects.filter(pk=waiting.pk).update(wake_at=clock.now() + dt.timedelta(minutes=5))
+    gate, parked = SlowGate(sandbox), []
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5, park=lambda pk, wait: parked.append((pk, wait)))
+    job.refresh_from_db()
+    pushed = job.items.filter(status=PushJobItem.Status.PUSHED).count()
+    if other == "due":
+        assert (job.status, job.wake_at, job.heartbeat_at) == (PushJob.Status.QUEUED, clock.now(), clock.now())
+        assert parked == [(job.pk, 0.0)] and 0 < pushed < 5
+    else:
+        assert (job.status, parked, pushed) == (PushJob.Status.COMPLETED, [], 5)
+    assert PushJob.objects.get(pk=elsewhere.pk).status == PushJob.Status.RUNNING
+
+
+def test_parking_never_brings_back_a_job_cancelled_meanwhile(acme, sandbox):
+    """A person's cancel lands between the job's last heartbeat and its parking: it stays cancelled, and
+    the queue is still told (it finds the job cancelled and drops it)."""
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.CANCELLED)
+    parked = []
+    job = jobs._park(job, 30.0, lambda pk, wait: parked.append((pk, wait)))
+    assert (job.status, job.wake_at, parked) == (PushJob.Status.CANCELLED, None, [(job.pk, 30.0)])

@@ -82,7 +82,8 @@ def _claim(job_id: int) -> bool:
 
 def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str = "") -> None:
     item.status, item.issue_key, item.reason, item.updated_at = status, key, reason[:300], clock.now()
-    item.save(update_fields=["status", "issue_key", "reason", "updated_at"])
+    # attempts too: an item that gives up says "after 6 attempts", and its row must say 6 (it said 5)
+    item.save(update_fields=["status", "issue_key", "reason", "updated_at", "attempts"])
     metrics.push_item(status)
 
 
@@ -265,7 +266,9 @@ def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url
     except JiraError as transient:  # transient: retry later (unknown outcomes raise PushChecking)
         _defer(item, backoff(item.attempts + 1, rand), str(transient))
     else:
-        if result.created:
+        # An item that waited on "Checking Jira…" was found by label after a create that went out for it:
+        # pushed, not "already in Jira" (which says someone had pushed it before this job).
+        if result.created or item.reason == CHECKING:
             _finish_item(item, PushJobItem.Status.PUSHED, key=result.link.issue_key)
         else:
             _finish_item(item, PushJobItem.Status.SKIPPED, key=result.link.issue_key,
