@@ -154,6 +154,8 @@ class Sandbox:
             now = self.clock.now()
             verdict = limited(fault.reason, fault.retry_after, 100, now + fault.retry_after)
             resp = error_collection(429, ["Rate limit exceeded."])
+            if fault.retry_after == 0:  # a gateway's bare 429 (seen in April 2026): no Retry-After, no reason
+                return resp
             resp.headers.update(verdict.headers)
             return resp
         if fault.kind == "timeout":

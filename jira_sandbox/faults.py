@@ -46,7 +46,7 @@ class Fault:
     status: int = 500
     seconds: float = 30.0
     reason: str = "jira-burst-based"
-    retry_after: int = 5
+    retry_after: int = 5  # rate_limit: 0 sends a bare 429, without Retry-After or any rate-limit header
     commit_after: float = 20.0  # late_commit: sandbox-clock seconds between the request and its commit
     hits: int = 0
     _rx: re.Pattern = field(init=False, repr=False)

@@ -1,6 +1,7 @@
 """Push jobs: items, pacing and rate limits reason by reason, retries, cancellation, resumption."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.conf import settings
@@ -58,9 +59,9 @@ def test_already_linked_and_excluded_items_are_skipped_with_reasons(acme, sandbo
     minor = acme.violations.filter(impact="minor").first()
     job = make_job(acme, [image_alt, minor])
     run(job, sandbox)
-    states = dict((rule, (status, reason)) for rule, status, _, reason in item_states(job))
-    assert states["image-alt"] == ("skipped", "Already in Jira as ACME-1.")
-    assert states[minor.rule_id][0] == "skipped" and "below this site's threshold" in states[minor.rule_id][1]
+    states = dict((rule, (status, key, reason)) for rule, status, key, reason in item_states(job))
+    assert states["image-alt"] == ("skipped", "ACME-1", "Already in Jira as ACME-1.")  # the key, to follow
+    assert states[minor.rule_id][:2] == ("skipped", "") and "below this site's threshold" in states[minor.rule_id][2]
 
 
 @pytest.mark.parametrize(
@@ -286,8 +287,8 @@ def test_an_item_level_refusal_fails_that_item_alone_and_the_job_goes_on(acme, s
     job.refresh_from_db()
     assert (job.status, job.cancel_reason) == (PushJob.Status.COMPLETED, "")
     first, *rest = job.items.order_by("position")
-    assert (first.status, first.reason, first.updated_at) == (
-        PushJobItem.Status.FAILED, "Jira refused the request: Service Unavailable", clock.now())
+    assert (first.status, first.issue_key, first.reason, first.updated_at) == (
+        PushJobItem.Status.FAILED, "", "Jira refused the request: Service Unavailable", clock.now())
     assert [item.status for item in rest] == [PushJobItem.Status.PUSHED] * 2
     acme.jira_rule.refresh_from_db()
     assert acme.jira_rule.problems == []
@@ -321,15 +322,16 @@ def test_a_rule_level_message_names_the_rules_project_now_and_its_default_type(a
 
 def test_a_long_rule_level_message_is_cut_to_the_jobs_field_and_kept_whole_on_the_rule(acme, sandbox, rules_for):
     rules_for(acme, issue_type="Task")
-    name = "Cost centre of the department that owns this page " * 4
+    name = "Cost centre of the department that owns this page " * 7
     sandbox.set_required_field(None, "ACME", "Task", "customfield_10060", name, has_default=False)
     job = make_job(acme)
     run(job, sandbox)
     job.refresh_from_db()
     acme.jira_rule.refresh_from_db()
     [message] = acme.jira_rule.problems
-    assert len(message) > 200 and name in message
+    assert len(message) > 300 and name in message
     assert job.cancel_reason == message[:200]
+    assert job.items.order_by("position").first().reason == message[:300]  # the item's field is longer
 
 
 def test_a_refusal_after_the_rule_was_deleted_names_the_jobs_project_and_task(acme, sandbox):
@@ -421,3 +423,139 @@ def test_parking_never_brings_back_a_job_cancelled_meanwhile(acme, sandbox):
     parked = []
     job = jobs._park(job, 30.0, lambda pk, wait: parked.append((pk, wait)))
     assert (job.status, job.wake_at, parked) == (PushJob.Status.CANCELLED, None, [(job.pk, 30.0)])
+
+
+class Watch:
+    """The job's sleep: records (seconds, the item's reason and attempts as stored) and advances the clock;
+    `then` runs after each sleep (another worker finishing, say)."""
+
+    def __init__(self, sandbox, item, then=None):
+        self.sandbox, self.item, self.then, self.seen = sandbox, item, then, []
+
+    def __call__(self, seconds):
+        self.item.refresh_from_db()
+        self.seen.append((seconds, self.item.reason, self.item.attempts))
+        self.sandbox.clock.advance(seconds)
+        if self.then:
+            self.then(self)
+
+
+def run_watched(job, sandbox, watch, client=None):
+    gate = NoGate()
+    return jobs.push_job_run(job_id=job.pk, client_for=client or (lambda c: client_for(c, gate=gate)),
+                             violation_url=push.absolute_violation_url, gate=gate, sleep=watch, rand=lambda: 0.5)
+
+
+@pytest.mark.parametrize(("retry_after", "wait", "reason"), [
+    (30, 30.0, "Jira rate limit (jira-burst-based); retrying"),  # Jira's Retry-After, to the second
+    (0, 2.0, "Jira rate limit (unknown); retrying"),  # a bare 429: our backoff's first step (2 s at rand 0.5)
+])
+def test_a_429_defers_the_item_by_retry_after_or_else_the_backoff_and_pauses_the_site(
+        retry_after, wait, reason, acme, sandbox):
+    violation = acme.violations.get(rule_id="image-alt")
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$", retry_after=retry_after)
+    job = make_job(acme, [violation])
+    bystander = make_job(acme, [acme.violations.exclude(pk=violation.pk).first()])  # another job's pending item
+    watch = Watch(sandbox, job.items.get())
+    gate = NoGate()
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=watch, rand=lambda: 0.5)
+    assert sum(seconds for seconds, _, _ in watch.seen) == wait  # in naps of at most 5 s
+    assert {(why, attempts) for _, why, attempts in watch.seen} == {(reason, 1)}
+    assert {(seconds, why) for _, seconds, why in gate.pauses} == {(wait, reason.split("(")[1].split(")")[0])}
+    assert item_states(job) == [("image-alt", "pushed", "ACME-1", "")]
+    assert list(bystander.items.values_list("status", "reason", "not_before", "attempts")) == [
+        (PushJobItem.Status.PENDING, "", None, 0)]  # deferring one item touches no other
+
+
+class ConnectFailsOnce:
+    """A real client whose first create never reaches Jira (httpx's ConnectError, as the transport says it)."""
+
+    def __init__(self, client):
+        self.client, self.failed = client, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def create_issue(self, body):
+        if not self.failed:
+            from allyproof.integrations.jira.connection.errors import JiraTransientError
+
+            self.failed = True
+            raise JiraTransientError("could not reach Atlassian (ConnectError)")
+        return self.client.create_issue(body)
+
+
+def test_a_create_that_never_reached_jira_is_an_attempt_retried_after_the_backoff(acme, sandbox):
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    watch = Watch(sandbox, job.items.get())
+    client = ConnectFailsOnce(client_for(acme.organization.jira_connections.get(), gate=NoGate()))
+    run_watched(job, sandbox, watch, client=lambda c: client)
+    assert watch.seen == [(2.0, "could not reach Atlassian (ConnectError)", 1)]
+    assert item_states(job) == [("image-alt", "pushed", "ACME-1", "")] and len(sandbox.issues(None)) == 1
+
+
+def test_an_item_another_worker_is_pushing_waits_without_spending_attempts(acme, sandbox, connected):
+    """Another worker holds the violation's claim for 60 s (a slow Jira), then links it: the job looks again
+    every 5 s, counts no attempt (six would have failed it meanwhile), and reports the other push's key."""
+    violation = acme.violations.get(rule_id="image-alt")
+    now = clock.now()
+    other = JiraLink.objects.create(organization_id=connected.organization_id, violation=violation,
+                                    cloud_id=connected.cloud_id, dedupe_key=push.dedupe_key(
+                                        organization_id=connected.organization_id, cloud_id=connected.cloud_id,
+                                        violation=violation),
+                                    project_key="ACME", created_at=now, claim="another-worker", claimed_at=now)
+
+    def elsewhere(watch):
+        if sandbox.clock.now() - now.timestamp() >= 60:
+            JiraLink.objects.filter(pk=other.pk).update(status=JiraLink.Status.LINKED, issue_key="ACME-7",
+                                                        issue_id="10077", claim="")
+
+    job = make_job(acme, [violation])
+    watch = Watch(sandbox, job.items.get(), then=elsewhere)
+    run_watched(job, sandbox, watch)
+    assert watch.seen == [(5.0, "This violation is being pushed to Jira right now.", 0)] * 12
+    assert item_states(job) == [("image-alt", "skipped", "ACME-7", "Already in Jira as ACME-7.")]
+    assert sandbox.issues(None) == []
+
+
+@pytest.mark.parametrize(("due_in", "park", "slept", "parked"), [
+    (0.3, False, [0.3], []),  # the next item is near: sleep just that long
+    (0.01, False, [0.05], []),  # never a busy loop: at least 50 ms
+    (8.0, False, [5.0], []),  # naps of at most 5 s, so a cancel or a stop is seen soon
+    (2.0, True, [2.0], []),  # a queue to park in, but the wait is not over PARK_AFTER: sleep it
+    (3.0, True, [], [3.0]),  # over PARK_AFTER: back to the queue, woken then
+])
+def test_when_no_item_is_due_the_job_sleeps_or_parks(due_in, park, slept, parked, acme, sandbox):
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.RUNNING)
+    now = clock.now()
+    job.items.update(not_before=now + dt.timedelta(seconds=due_in))
+    sleeps, parks = [], []
+    returned = jobs._when_none_due(job, now, sleep=sleeps.append,
+                                   park=(lambda pk, wait: parks.append((pk, wait))) if park else None)
+    assert (sleeps, parks) == (slept, [(job.pk, wait) for wait in parked])
+    job.refresh_from_db()
+    if parked:
+        assert returned == job and (job.status, job.wake_at) == (PushJob.Status.QUEUED, now + dt.timedelta(seconds=3))
+    else:
+        assert returned is None and job.status == PushJob.Status.RUNNING
+
+
+def test_a_job_with_nothing_pending_completes_and_forgets_its_wake_time(acme, sandbox):
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    PushJob.objects.filter(pk=job.pk).update(status=PushJob.Status.RUNNING, wake_at=clock.now())  # was parked
+    job.items.update(status=PushJobItem.Status.PUSHED)
+    returned = jobs._when_none_due(job, clock.now(), sleep=None, park=None)
+    assert (returned.status, returned.finished_at, returned.wake_at) == (PushJob.Status.COMPLETED, clock.now(), None)
+
+
+def test_a_jobs_push_names_who_asked_and_links_back_to_the_violation(acme, sandbox, member_user):
+    violation = acme.violations.get(rule_id="image-alt")
+    job = jobs.push_job_create(site=acme, violations=[violation], kind=PushJob.Kind.BULK, project_key="ACME",
+                               enqueue=None, by=member_user)
+    run(job, sandbox)
+    link = JiraLink.objects.get(violation=violation)
+    assert link.created_by == member_user
+    issue = sandbox.get_issue(None, "ACME-1")
+    assert push.absolute_violation_url(violation) in json.dumps(issue["fields"]["description"])

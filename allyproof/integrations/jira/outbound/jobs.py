@@ -48,6 +48,7 @@ PARK_AFTER = 2.0  # seconds: a longer wait for every remaining item hands the jo
 # sites push 10 while others pushed 2 (Jain 0.875, bench/budget_sim.py fairness); 0.45 s gives 0.99.
 TURN = 0.45
 CHECKING = "Checking Jira…"
+BUSY_RETRY = 5.0  # seconds before an item another worker is pushing is looked at again
 NOT_SENT = "Not sent: Jira refused this site's rule (see above)."
 
 
@@ -95,9 +96,12 @@ def _still_pending(item: PushJobItem, **fields) -> None:
     PushJobItem.objects.filter(pk=item.pk, status=PushJobItem.Status.PENDING).update(**fields)
 
 
-def _wait_for(item: PushJobItem, until: dt.datetime) -> None:
-    """The unknown-outcome protocol is waiting: not an attempt, not a failure."""
-    _still_pending(item, not_before=until, reason=CHECKING, updated_at=clock.now())
+def _wait_for(item: PushJobItem, until: dt.datetime, reason: str = CHECKING) -> None:
+    """The unknown-outcome protocol, or another worker's push of this violation, is not done yet: not an
+    attempt, not a failure. (Another worker's claim ends when its push does, or goes stale after
+    JIRA_JOB_STALE_SECONDS and is taken over, so this wait is bounded; counted as attempts, a slow push
+    elsewhere failed the item "after 6 attempts" while its issue was being made.)"""
+    _still_pending(item, not_before=until, reason=reason, updated_at=clock.now())
 
 
 def _defer(item: PushJobItem, seconds: float, reason: str) -> None:
@@ -253,7 +257,7 @@ def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url
     except PushChecking as checking:
         _wait_for(item, checking.until)
     except PushInProgress as busy:
-        _defer(item, 5.0, str(busy))
+        _wait_for(item, clock.now() + dt.timedelta(seconds=BUSY_RETRY), reason=str(busy))
     except JiraRateLimited as limited:
         wait = limited.retry_after if limited.retry_after is not None else backoff(item.attempts + 1, rand)
         gate.pause(connection.cloud_id, wait, limited.reason)  # every process slows down, not just this one
