@@ -507,7 +507,7 @@ def test_an_item_another_worker_is_pushing_waits_without_spending_attempts(acme,
                                     project_key="ACME", created_at=now, claim="another-worker", claimed_at=now)
 
     def elsewhere(watch):
-        if sandbox.clock.now() - now.timestamp() >= 60:
+        if sandbox.clock.now() - now.timestamp() >= 59.5:  # after twelve naps of 5 s (floats: not exactly 60)
             JiraLink.objects.filter(pk=other.pk).update(status=JiraLink.Status.LINKED, issue_key="ACME-7",
                                                         issue_id="10077", claim="")
 
@@ -559,3 +559,91 @@ def test_a_jobs_push_names_who_asked_and_links_back_to_the_violation(acme, sandb
     assert link.created_by == member_user
     issue = sandbox.get_issue(None, "ACME-1")
     assert push.absolute_violation_url(violation) in json.dumps(issue["fields"]["description"])
+
+
+def test_an_auto_job_skips_what_was_found_before_auto_push_was_switched_on_and_goes_on(acme, sandbox):
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    old, new = list(acme.violations.order_by("rule_id")[:2])
+    since = clock.now()
+    acme.violations.filter(pk=old.pk).update(first_detected_at=since - dt.timedelta(days=1))
+    acme.violations.filter(pk=new.pk).update(first_detected_at=since)
+    SiteSyncRule.objects.filter(site=acme).update(auto_push=True, auto_push_since=since)
+    job = make_job(acme, [old, new], kind=PushJob.Kind.AUTO)
+    run(job, sandbox)
+    assert item_states(job) == [(old.rule_id, "skipped", "", jobs.AUTO_PUSH_BEFORE), (new.rule_id, "pushed", "ACME-1", "")]
+
+
+@pytest.mark.parametrize(("status", "kind", "auto_push", "expected"), [
+    (None, PushJob.Kind.BULK, False, "Stopped: Jira was disconnected."),  # no current connection
+    ("needs_reconnect", PushJob.Kind.BULK, False, "Stopped: the Jira connection needs reconnecting."),
+    ("active", PushJob.Kind.BULK, False, ""),
+    ("active", PushJob.Kind.AUTO, True, ""),
+    ("active", PushJob.Kind.AUTO, False, "Stopped: auto-push was switched off."),
+    ("active", PushJob.Kind.AUTO, None, "Stopped: auto-push was switched off."),  # the rule deleted
+])
+def test_the_stop_reason_read_before_every_item(status, kind, auto_push, expected, acme, sandbox, connected):
+    from allyproof.integrations.jira.models import SiteSyncRule
+
+    job = make_job(acme, kind=kind)
+    if auto_push is None:
+        SiteSyncRule.objects.filter(site=acme).delete()
+    else:
+        SiteSyncRule.objects.filter(site=acme).update(auto_push=auto_push)
+    if status:
+        connected.status = status
+    assert jobs._stop_reason(job, connected if status else None) == expected
+
+
+def test_a_job_is_claimed_once_and_a_stale_runner_is_taken_over_keeping_its_start(acme, sandbox):
+    job = make_job(acme)
+    start = clock.now()
+    assert jobs._claim(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at, job.started_at) == (PushJob.Status.RUNNING, start, start)
+    assert not jobs._claim(job.pk)  # its runner beats: nobody else runs it
+    sandbox.clock.advance(job_control.heartbeat_stale().total_seconds() + 1)
+    assert jobs._claim(job.pk)  # the runner stopped beating (a crashed worker): taken over
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at, job.started_at) == (PushJob.Status.RUNNING, clock.now(), start)
+    for finished in (PushJob.Status.CANCELLED, PushJob.Status.COMPLETED):
+        PushJob.objects.filter(pk=job.pk).update(status=finished, heartbeat_at=start)
+        assert not jobs._claim(job.pk)
+
+
+def test_a_job_run_without_a_gate_paces_with_the_default_one(acme, sandbox):
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=NoGate()),
+                      violation_url=push.absolute_violation_url, sleep=sandbox.clock.advance)
+    assert item_states(job) == [("image-alt", "pushed", "ACME-1", "")]
+    assert PacingGate.objects.filter(key=acme.organization.jira_connections.get().cloud_id).exists()
+
+
+def test_every_item_beats_the_jobs_heartbeat(acme, sandbox):
+    job = make_job(acme, list(acme.violations.order_by("rule_id")[:3]))
+    gate = SlowGate(sandbox)
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5)
+    job.refresh_from_db()
+    assert job.status == PushJob.Status.COMPLETED
+    assert job.heartbeat_at > job.started_at  # written before the last item, after the claim's
+
+
+@pytest.mark.parametrize(("slot_in", "parks"), [(jobs.PARK_AFTER, False), (jobs.PARK_AFTER + 0.5, True)])
+def test_a_job_parks_when_its_next_slot_is_further_than_park_after(slot_in, parks, acme, sandbox):
+    class FarGate(NoGate):
+        def peek(self, site):
+            return slot_in
+
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    gate, parked = FarGate(), []
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5, park=lambda pk, wait: parked.append((pk, wait)))
+    job.refresh_from_db()
+    if parks:
+        assert (job.status, parked) == (PushJob.Status.QUEUED, [(job.pk, slot_in)])
+        assert job.wake_at == clock.now() + dt.timedelta(seconds=slot_in)
+    else:
+        assert (job.status, parked) == (PushJob.Status.COMPLETED, [])

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db  # the database flavour's rows (the Redis fla
     (1000.15, 1000.15, 0.0, 1002.0, None),          # a pause stored since the slot was reserved holds it
     (1002.00, 1000.15, 0.0, 1002.0, 1002.00),       # ... until its end
     (1000.15, 1000.15, 1000.0 + 1e-7, 0.0, 1000.15),  # float rounding of summed intervals is not a conflict
+    (INTERVAL - pacing.EPSILON, 0.0, 0.0, 0.0, INTERVAL - pacing.EPSILON),  # the allowance's edge itself goes
 ])
 def test_a_call_may_leave_when_no_other_went_within_the_interval_and_no_pause_holds_it(
         now, due, last_sent, paused_until, expected):

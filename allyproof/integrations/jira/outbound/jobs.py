@@ -48,6 +48,8 @@ PARK_AFTER = 2.0  # seconds: a longer wait for every remaining item hands the jo
 # sites push 10 while others pushed 2 (Jain 0.875, bench/budget_sim.py fairness); 0.45 s gives 0.99.
 TURN = 0.45
 CHECKING = "Checking Jira…"
+# An auto job's item found before auto-push was last switched on (forward-only: that backlog is pushed by hand).
+AUTO_PUSH_BEFORE = "Found before auto-push was switched on for this site: push it by hand if it should go to Jira."
 BUSY_RETRY = 5.0  # seconds before an item another worker is pushing is looked at again
 NOT_SENT = "Not sent: Jira refused this site's rule (see above)."
 
@@ -165,7 +167,7 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
                 return finished
             continue
         if job.kind == PushJob.Kind.AUTO and not _auto_push_allows(item):
-            _finish_item(item, PushJobItem.Status.SKIPPED, reason="Auto-push is off for this site now.")
+            _finish_item(item, PushJobItem.Status.SKIPPED, reason=AUTO_PUSH_BEFORE)
             continue
         if park is not None and clock.now() >= turn_ends:
             if _others_waiting(job):
@@ -174,8 +176,8 @@ def _run(job: PushJob, *, client_for, violation_url, gate, sleep, rand, park) ->
         slot_in = gate.peek(connection.cloud_id) if hasattr(gate, "peek") else 0.0
         if park is not None and slot_in > PARK_AFTER:  # the budget's share, a pause: free the thread meanwhile
             return _park(job, slot_in, park)
-        _run_item(item, connection=connection, client=clients.get(connection), job=job, gate=gate, sleep=sleep,
-                  rand=rand, violation_url=violation_url)
+        _run_item(item, connection=connection, client=clients.get(connection), job=job, gate=gate, rand=rand,
+                  violation_url=violation_url)
 
 
 def _beat(job: PushJob) -> bool:
@@ -247,7 +249,7 @@ def _park(job: PushJob, wait: float, park: Callable[[int, float], None]) -> Push
     return job
 
 
-def _run_item(item, *, connection, client, job, gate, sleep, rand, violation_url) -> None:
+def _run_item(item, *, connection, client, job, gate, rand, violation_url) -> None:
     violation = item.violation
     try:
         result = violation_push(violation=violation, connection=connection, client=client,
