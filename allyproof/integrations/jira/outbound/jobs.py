@@ -93,8 +93,6 @@ def _finish_item(item: PushJobItem, status: str, *, key: str = "", reason: str =
 def _still_pending(item: PushJobItem, **fields) -> None:
     """Writes a waiting item's fields only while it is pending: a stop (disconnect, auto-push off) that
     landed while its push was out failed it with its own reason, which the page must keep saying."""
-    for name, value in fields.items():
-        setattr(item, name, value)
     PushJobItem.objects.filter(pk=item.pk, status=PushJobItem.Status.PENDING).update(**fields)
 
 
