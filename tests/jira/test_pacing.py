@@ -250,6 +250,8 @@ def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
         gate.wait("bulk")
         assert gate.peek("bulk") == pytest.approx(2.0, abs=1e-9)
     assert gate.peek("bulk") == pytest.approx(0.15, abs=1e-9)  # a single push is held by the interval only
+    gate.wait("bulk")  # and takes its slot an interval after the bulk call, not after the bulk spacing
+    assert t.slept == [0.15]
 
 
 @pytest.mark.django_db
