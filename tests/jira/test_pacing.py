@@ -53,8 +53,21 @@ def test_a_request_does_not_wait_long():
     t = FakeTime()
     gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
     gate.pause("site-a", 10, "jira-burst-based")
-    with pytest.raises(pacing.GateBusy):
+    with pytest.raises(pacing.GateBusy, match=r"^Jira is being paced; the next slot is in 10\.0 s$"):
         gate.wait("site-a", max_wait=2.0)
+
+
+@pytest.mark.django_db
+def test_a_request_waits_up_to_max_wait_itself():
+    """A wait of exactly max_wait is allowed (0.25 s is exact in binary, so the comparison is too)."""
+    t = FakeTime()
+    gate = pacing.DatabaseGate(interval=0.25, clock=t.clock, sleep=t.sleep)
+    gate.wait("site-a")
+    gate.wait("site-a", max_wait=0.25)
+    gate.wait("site-a", max_wait=0.3)
+    assert t.slept == [0.25, 0.25]
+    with pytest.raises(pacing.GateBusy):
+        gate.wait("site-a", max_wait=0.2)
 
 
 @pytest.fixture
