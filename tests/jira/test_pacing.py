@@ -196,6 +196,45 @@ def test_redis_gate_counts_every_wait_against_the_limit(redis_gate):
     assert told == [1.0, 1.0]
 
 
+@pytest.mark.django_db
+def test_database_gate_counts_every_wait_against_the_limit():
+    """The database gate's twin of the test above: three rounds (1.0 + 1.0 + 1.5 s) against 3 s; counting
+    only the last round's wait (1.5 s) would let the caller go."""
+    now, told = [1_000.0], []
+    gate = pacing.DatabaseGate(interval=0.5, clock=lambda: now[0])
+    other = pacing.DatabaseGate(interval=0.5, clock=lambda: now[0])
+    more = [1.0, 1.5]
+
+    def sleep(seconds):
+        told.append(seconds)
+        now[0] += seconds
+        if more:
+            other.pause("site-a", more.pop(0), "jira-burst-based")
+
+    gate.sleep = sleep
+    other.pause("site-a", 1.0, "jira-burst-based")
+    with pytest.raises(pacing.GateBusy):
+        gate.wait("site-a", max_wait=3.0)
+    assert told == [1.0, 1.0]
+
+
+@pytest.mark.django_db
+def test_on_a_clock_that_sleeping_does_not_move_each_call_is_stamped_at_its_slot():
+    """An injected clock a sleep does not move (a frozen test clock): the send stamp is the slot, so the next
+    call is an interval after it and nothing goes round refusing itself (that would sleep without end)."""
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        assert len(slept) < 10, "the gate keeps refusing its own slots"
+
+    gate = pacing.DatabaseGate(interval=0.15, clock=lambda: 1_000.0, sleep=sleep)
+    for _ in range(3):
+        gate.wait("site-a")
+    assert slept == [0.15, 0.3]
+    assert PacingGate.objects.get(key="site-a").last_sent == pytest.approx(1_000.3)
+
+
 def test_a_redis_pause_key_outlives_its_pause_by_a_second_and_no_more(redis_gate):
     """The pause must hold to its end everywhere (the key may not expire early) and must not pile up
     keys in Redis for every site ever paused."""
