@@ -647,3 +647,41 @@ def test_a_job_parks_when_its_next_slot_is_further_than_park_after(slot_in, park
         assert job.wake_at == clock.now() + dt.timedelta(seconds=slot_in)
     else:
         assert (job.status, parked) == (PushJob.Status.COMPLETED, [])
+
+
+def test_a_job_alone_past_its_turn_starts_a_whole_new_turn(acme, sandbox):
+    """No other job was waiting when its first turn ended: a new turn starts then, so a job queued a moment
+    later waits for that turn's end (0.45 s: two more calls of 0.2 s) before this one hands the thread over."""
+    violations = list(acme.violations.order_by("rule_id"))
+    assert len(violations) >= 8
+    job = make_job(acme, violations[:7])
+    gate, parked = SlowGate(sandbox), []
+    calls = [0]
+    wait = gate.wait
+
+    def counting_wait(site, max_wait=None):
+        calls[0] += 1
+        if calls[0] == 4:  # during the fourth item, just after the first turn was renewed
+            make_job(acme, violations[7:8])
+        wait(site, max_wait)
+
+    gate.wait = counting_wait
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5, park=lambda pk, wait: parked.append((pk, wait)))
+    job.refresh_from_db()
+    assert (job.status, parked) == (PushJob.Status.QUEUED, [(job.pk, 0.0)])
+    assert job.items.filter(status=PushJobItem.Status.PUSHED).count() == 6
+
+
+def test_a_job_parks_for_its_own_sites_pause(acme, sandbox, connected):
+    """peek asks about the job's Jira site: a 30 s pause there parks the job for 30 s before any create."""
+    gate = pacing.DatabaseGate(interval=0, clock=sandbox.clock.now, sleep=sandbox.clock.advance)
+    gate.pause(connected.cloud_id, 30, "jira-burst-based")
+    job = make_job(acme, [acme.violations.get(rule_id="image-alt")])
+    parked = []
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5, park=lambda pk, wait: parked.append((pk, wait)))
+    assert [(pk, round(wait)) for pk, wait in parked] == [(job.pk, 30)]
+    assert sandbox.issues(None) == []
