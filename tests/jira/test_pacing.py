@@ -255,6 +255,24 @@ def test_a_429_with_neither_retry_after_nor_a_reset_pauses_for_the_first_backoff
     assert gate.pauses == [("site-a", gate_module.DEFAULT_PAUSE, "jira-burst-based")]
 
 
+@pytest.fixture(params=["database", "redis"])
+def gate_of(request):
+    """Builds a gate of each flavour on the test's FakeTime (Redis: its own key prefix, removed after)."""
+    made = []
+
+    def make(t, budget=None):
+        if request.param == "database":
+            return pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep, budget=budget)
+        made.append(pacing.RedisGate(url=redis_url(), interval=0.15, prefix=f"allyproof-test:{time.time_ns()}:",
+                                     clock=t.clock, sleep=t.sleep, budget=budget))
+        return made[-1]
+
+    yield make
+    for gate in made:
+        for key in gate.redis.scan_iter(f"{gate.prefix}*"):
+            gate.redis.delete(key)
+
+
 class FixedBudget:
     """A points budget that answers fixed decisions per site and records what it was asked (site, now)."""
 
@@ -269,12 +287,12 @@ class FixedBudget:
 
 
 @pytest.mark.django_db
-def test_database_gate_peek_says_how_far_the_next_slot_is_without_taking_it():
+def test_peek_says_how_far_the_next_slot_is_without_taking_it(gate_of):
     """A job parks when its next slot is far (`peek`): no row yet is a slot now; a taken slot, a site pause and a
     global pause each push it out; peeking takes nothing (mutation testing: `peek` had no test of its own,
-    and reading no row, the wrong row or no clock went unseen)."""
+    and reading no row, the wrong row or no clock went unseen; the Redis gate's had no test at all)."""
     t = FakeTime()
-    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    gate = gate_of(t)
     assert gate.peek("site-a") == 0.0  # no row at all yet
     gate.wait("site-a")
     assert gate.peek("site-a") == pytest.approx(0.15, abs=1e-9)
@@ -287,7 +305,7 @@ def test_database_gate_peek_says_how_far_the_next_slot_is_without_taking_it():
 
 
 @pytest.mark.django_db
-def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
+def test_peek_counts_the_budget_and_the_bulk_spacing(gate_of):
     """With a points budget: a site the budget blocks peeks to the end of the block, and in the bulk lane the
     bulk spacing (wider than the interval) counts, outside it not (mutation testing: `peek` asking the
     budget about no site or no time, or leaving out the block or the bulk spacing, went unseen)."""
@@ -295,7 +313,7 @@ def test_database_gate_peek_counts_the_budget_and_the_bulk_spacing():
 
     t = FakeTime()
     fixed = FixedBudget({"blocked": budget.Decision(blocked_until=t.now + 45), "bulk": budget.Decision(spacing=2.0)})
-    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep, budget=fixed)
+    gate = gate_of(t, budget=fixed)
     assert gate.peek("blocked") == pytest.approx(45, abs=1e-9)
     assert fixed.asked == [("blocked", t.now)]
     with budget.lane(budget.BULK):
@@ -323,11 +341,11 @@ def test_the_default_gate_paces_by_the_configured_milliseconds(settings):
 
 
 @pytest.mark.django_db
-def test_database_gate_paused_until_is_the_later_of_the_site_and_the_global_pause():
+def test_paused_until_is_the_later_of_the_site_and_the_global_pause(gate_of):
     """What the job page shows as "paused until" (`budget_status`): 0 with no row, the site's own pause, a later
     global one, and never another site's (mutation testing: `paused_until` had no test in the selection)."""
     t = FakeTime()
-    gate = pacing.DatabaseGate(interval=0.15, clock=t.clock, sleep=t.sleep)
+    gate = gate_of(t)
     assert gate.paused_until("site-a") == 0.0
     gate.pause("site-b", 90, "jira-burst-based")
     gate.pause("site-a", 30, "jira-burst-based")
