@@ -63,6 +63,20 @@ def test_a_job_counts_its_items_creates_pauses_and_jira_calls(acme, sandbox, con
     assert accepted >= 2  # two creates, plus the issue-property writes
 
 
+@pytest.mark.parametrize(("reason", "scope"), [("jira-burst-based", "site"), ("jira-quota-tenant-based", "site"),
+                                             ("jira-quota-global-based", "global")])
+def test_a_pause_is_counted_under_its_scope(reason, scope, acme, sandbox, connected, one_clock):
+    sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$", reason=reason, retry_after=30)
+    watched = Delta(("allyproof_jira_pauses_total", {"scope": scope, "reason": reason}))
+    job = jobs.push_job_create(site=acme, violations=[acme.violations.get(rule_id="image-alt")],
+                               kind=PushJob.Kind.BULK, project_key="ACME", enqueue=None)
+    gate = pacing.DatabaseGate(interval=0, clock=sandbox.clock.now, sleep=sandbox.clock.advance)
+    jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
+                      violation_url=push.absolute_violation_url, gate=gate, sleep=sandbox.clock.advance,
+                      rand=lambda: 0.5)
+    assert watched.now() == [1]
+
+
 def test_reconciliation_counts_each_decision(acme, connected, sandbox):
     push_all(acme, connected, ["image-alt", "color-contrast", "label"])
     sandbox.transition_issue(None, "ACME-1", "Done")
