@@ -319,6 +319,9 @@ def test_peek_counts_the_budget_and_the_bulk_spacing(gate_of):
     with budget.lane(budget.BULK):
         gate.wait("bulk")
         assert gate.peek("bulk") == pytest.approx(2.0, abs=1e-9)
+        fixed.decisions["bulk"] = budget.Decision(spacing=0.0)  # the budget relaxed: the slot taken still holds
+        assert gate.peek("bulk") == pytest.approx(2.0, abs=1e-9)
+        fixed.decisions["bulk"] = budget.Decision(spacing=2.0)
     assert gate.peek("bulk") == pytest.approx(0.15, abs=1e-9)  # a single push is held by the interval only
     gate.wait("bulk")  # and takes its slot an interval after the bulk call, not after the bulk spacing
     assert t.slept == [0.15]
