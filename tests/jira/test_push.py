@@ -522,8 +522,8 @@ class FaultPerCreate:
     would all apply to the first create), and whose creates and searches each take a millisecond on the
     frozen clock (with none, a search and the next send share one instant)."""
 
-    def __init__(self, client, sandbox, faults):
-        self._client, self._sandbox, self._faults = client, sandbox, list(faults)
+    def __init__(self, client, sandbox, faults, tick=0.001):
+        self._client, self._sandbox, self._faults, self._tick = client, sandbox, list(faults), tick
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -534,13 +534,13 @@ class FaultPerCreate:
         try:
             return self._client.create_issue(body)
         finally:
-            self._sandbox.clock.advance(0.001)
+            self._sandbox.clock.advance(self._tick)
 
     def search(self, *args, **kwargs):
         try:
             return self._client.search(*args, **kwargs)
         finally:
-            self._sandbox.clock.advance(0.001)
+            self._sandbox.clock.advance(self._tick)
 
 
 def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third(violation, connected, sandbox):
@@ -557,6 +557,25 @@ def test_with_zero_windows_a_second_unsure_create_is_searched_for_before_a_third
                                  windows=outcome.Windows(commit=dt.timedelta(0), search_lag=dt.timedelta(0)))
     assert result.created and len(creates(sandbox)) == 2  # our own second create, found by the search
     assert len(issues_labelled(sandbox, result.link.label)) == 1
+
+
+def test_with_zero_windows_a_search_at_the_same_instant_as_the_next_send_says_nothing_about_it(
+        violation, connected, sandbox):
+    """A coarse clock (here frozen: no request takes any time): a 500 that made nothing, the search, then a
+    create Jira committed before answering 500, all at one instant. The search came before that create, so it
+    cannot count as a look after it: the create is looked for, found, and no third is sent (outcome.py's
+    `checked_at >= sent_at` held for the earlier search until a new send cleared it)."""
+    sandbox.set_search_lag(None, 0)
+    client = FaultPerCreate(client_for(connected, gate=NoGate()), sandbox,
+                            [{"kind": "error", "status": 500}, {"kind": "commit_then_error"}], tick=0)
+    stored = []  # the row as a worker starting after a crash would read it, as each create leaves
+    send = client.create_issue
+    client.create_issue = lambda body: stored.append(JiraLink.objects.get(violation=violation).checked_at) or send(body)
+    result = push.violation_push(violation=violation, connection=connected, client=client,
+                                 violation_url=push.absolute_violation_url(violation), windows=zero_windows())
+    assert result.created and len(creates(sandbox)) == 2
+    assert len(issues_labelled(sandbox, result.link.label)) == 1
+    assert stored == [None, None]  # the earlier search is forgotten in the database too, before the send
 
 
 def zero_windows():

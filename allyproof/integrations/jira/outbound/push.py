@@ -243,8 +243,10 @@ def _create(client: JiraClient, link: JiraLink, *, violation: Violation, rule: S
     if getattr(link, "fresh", False):
         link.fresh = False  # sent_at was stored with the reservation, a moment ago
     else:  # committed before the create leaves: from here on a crash counts as an unknown outcome
-        link.sent_at, link.outcome_unknown = clock.now(), True
-        link.save(update_fields=["sent_at", "outcome_unknown"])
+        # A search from before this send says nothing about it, even at the same clock reading (a coarse
+        # clock; zero windows): the protocol starts again from its first look, also after a crash.
+        link.sent_at, link.outcome_unknown, link.checked_at = clock.now(), True, None
+        link.save(update_fields=["sent_at", "outcome_unknown", "checked_at"])
     try:
         return client.create_issue(body)
     except JiraUnknownOutcome:
