@@ -160,3 +160,15 @@ def empty_queue() -> None:
     from huey.contrib.djhuey import HUEY
 
     HUEY.flush()
+
+
+@pytest.fixture
+def one_clock(sandbox):
+    """AllyProof and the sandbox share one frozen clock; sleeping on the sandbox's clock advances both."""
+    import datetime as dt
+
+    from allyproof.core import clock
+
+    sandbox.clock.freeze()
+    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
+        yield

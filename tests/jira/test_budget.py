@@ -137,13 +137,6 @@ def test_grants_go_round_the_sites_whatever_their_backlog_and_spend_the_rate_tha
 # --- the pause, the page, the headroom ---------------------------------------------------------------
 
 
-@pytest.fixture(autouse=False)
-def one_clock(sandbox):
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield
-
-
 def sandbox_gate(sandbox, shared):
     return pacing.DatabaseGate(interval=0.15, clock=sandbox.clock.now, sleep=sandbox.clock.advance, budget=shared)
 

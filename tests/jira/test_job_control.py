@@ -10,16 +10,12 @@ from allyproof.integrations.jira.models import PushJob, PushJobItem
 from allyproof.integrations.jira.outbound import job_control, jobs
 
 
+pytestmark = pytest.mark.usefixtures("one_clock")  # tests/jira/conftest.py
+
+
 def make_job(site, kind=PushJob.Kind.BULK, count=2):
     return jobs.push_job_create(site=site, violations=list(site.violations.order_by("rule_id")[:count]), kind=kind,
                                 project_key="ACME", enqueue=None)
-
-
-@pytest.fixture(autouse=True)
-def frozen(sandbox):
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield
 
 
 def test_a_stop_fails_the_pending_items_and_cuts_a_long_reason_to_each_field(acme, sandbox):

@@ -17,6 +17,9 @@ from allyproof.integrations.jira.ui import selectors
 from tests.jira.conftest import NoGate
 
 
+pytestmark = pytest.mark.usefixtures("one_clock")  # tests/jira/conftest.py
+
+
 def run(job, sandbox, gate=None):
     gate = gate or NoGate()
     return jobs.push_job_run(job_id=job.pk, client_for=lambda c: client_for(c, gate=gate),
@@ -31,14 +34,6 @@ def make_job(site, violations=None, kind=PushJob.Kind.BULK):
 
 def item_states(job):
     return list(job.items.values_list("violation__rule_id", "status", "issue_key", "reason"))
-
-
-@pytest.fixture(autouse=True)
-def one_clock(sandbox):
-    """AllyProof and the sandbox share one frozen clock; sleeping advances it."""
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield
 
 
 def test_bulk_job_pushes_every_item_once(acme, sandbox):

@@ -34,13 +34,6 @@ class Delta:
         return [value(name, **labels) - old for (name, labels), old in zip(self.series, self.before, strict=True)]
 
 
-@pytest.fixture
-def one_clock(sandbox):
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield
-
-
 def test_a_job_counts_its_items_creates_pauses_and_jira_calls(acme, sandbox, connected, one_clock):
     sandbox.faults.add(kind="rate_limit", method="POST", path=r"/rest/api/3/issue$",
                        reason="jira-quota-global-based", retry_after=30)

@@ -14,6 +14,9 @@ from tests.jira.conftest import NoGate
 from tests.services import require_postgres
 
 
+pytestmark = pytest.mark.usefixtures("one_clock")  # tests/jira/conftest.py
+
+
 def do_push(violation, connection, sandbox, **kwargs):
     return push.violation_push(
         violation=violation, connection=connection, client=client_for(connection, gate=NoGate()),
@@ -30,18 +33,6 @@ def push_until_settled(violation, connection, sandbox, **kwargs):
             waits.append(checking.until)
             sandbox.clock.advance(max(0.0, checking.until.timestamp() - sandbox.clock.now()))
     raise AssertionError("the protocol never settled")
-
-
-@pytest.fixture(autouse=True)
-def one_clock(sandbox):
-    """AllyProof and the sandbox share one frozen clock."""
-    import datetime as dt
-
-    from allyproof.core import clock
-
-    sandbox.clock.freeze()
-    with clock.follow(lambda: dt.datetime.fromtimestamp(sandbox.clock.now(), dt.UTC)):
-        yield
 
 
 def issues_labelled(sandbox, label):
