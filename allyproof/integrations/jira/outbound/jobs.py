@@ -270,9 +270,9 @@ def _run_item(item, *, connection, client, job, gate, rand, violation_url) -> No
     except JiraError as transient:  # transient: retry later (unknown outcomes raise PushChecking)
         _defer(item, backoff(item.attempts + 1, rand), str(transient))
     else:
-        # An item that waited on "Checking Jira…" was found by label after a create that went out for it:
-        # pushed, not "already in Jira" (which says someone had pushed it before this job).
-        if result.created or item.reason == CHECKING:
+        # Found by label after a create of ours went unanswered: pushed, not "already in Jira" (which says
+        # the violation was in Jira before this push).
+        if result.created or result.found:
             _finish_item(item, PushJobItem.Status.PUSHED, key=result.link.issue_key)
         else:
             _finish_item(item, PushJobItem.Status.SKIPPED, key=result.link.issue_key,

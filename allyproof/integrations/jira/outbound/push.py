@@ -59,7 +59,10 @@ class PushChecking(Exception):
 @dataclass(frozen=True)
 class PushResult:
     link: JiraLink
-    created: bool  # False: it was already linked (or found by label after a lost response)
+    created: bool  # False: it was already linked, or found by label
+    # True: found by label after a create of ours whose outcome was unknown (a lost answer, a crash): it is
+    # this push's issue, not one someone had made before
+    found: bool = False
 
 
 def absolute_violation_url(violation: Violation) -> str:
@@ -215,7 +218,7 @@ def violation_push(
             _release(link)
             raise
         if found:
-            return PushResult(_store(link, found, connection.site_url, windows), created=False)
+            return PushResult(_store(link, found, connection.site_url, windows), created=False, found=True)
         issue = _create(client, link, violation=violation, rule=rule, key=key, violation_url=violation_url,
                         windows=windows)
         if issue is not None:
